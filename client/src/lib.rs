@@ -1,0 +1,23 @@
+//! # sails-io
+//!
+//! A client for the [Sails.js](https://sailsjs.com) socket protocol: what `sails.io.js` does in the
+//! browser, for Rust. Virtual requests (`GET /users` over a WebSocket, answered with a JSON WebSocket
+//! Response), server events (room broadcasts, model pubsub), request queueing, heartbeats and
+//! reconnection, on Engine.IO 3 (what every `sails.io.js` speaks) or Engine.IO 4.
+//!
+//! The crate is layered:
+//! - [`protocol`]: the wire codecs (Engine.IO v3/v4, Socket.IO v4/v5, the Sails request/JWR layer),
+//!   pure functions with no I/O;
+//! - [`connection`]: [`Connection`](connection::Connection), the sans-IO state machine of one socket
+//!   (handshakes, heartbeats, the request queue, the ack table, deadlines, reconnection), driven with
+//!   frames and time passed in, so it runs the same natively and in the browser.
+
+pub mod connection;
+mod error;
+pub mod protocol;
+
+pub use connection::{Config, Connection, DisconnectReason, Event, Reconnection, RequestId, Transmit};
+pub use error::{Error, ProtocolError};
+pub use protocol::engine_io::EioVersion;
+pub use protocol::payload::Payload;
+pub use protocol::sails::{Jwr, Method, ParseError, Request, SdkInfo};

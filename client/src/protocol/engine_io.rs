@@ -1,0 +1,517 @@
+//! Engine.IO codec, protocol revisions 3 and 4.
+//!
+//! Engine.IO is the transport layer under Socket.IO: every WebSocket message carries exactly one
+//! Engine.IO packet, and HTTP long-polling bodies carry several packets in a *payload*. Revision 3
+//! (engine.io-client 3.x, bundled with sails.io.js) and revision 4 (engine.io-client 4+) differ in how
+//! binary data is framed and how polling payloads are delimited; the packet types are the same.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ProtocolError;
+
+/// The Engine.IO protocol revision, sent as the `EIO` query parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum EioVersion {
+    /// Revision 3 (`EIO=3`): what sails.io.js 1.2.1 (socket.io-client 2.0.3) speaks. The client pings.
+    #[default]
+    V3,
+    /// Revision 4 (`EIO=4`): socket.io-client 3 and later. The server pings.
+    V4,
+}
+
+impl EioVersion {
+    /// The value of the `EIO` query parameter.
+    pub fn query_value(self) -> &'static str {
+        match self {
+            EioVersion::V3 => "3",
+            EioVersion::V4 => "4",
+        }
+    }
+}
+
+/// An Engine.IO packet type (the first character of a text frame).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PacketType {
+    /// `0`: the handshake, sent by the server with an [`OpenPacket`] JSON.
+    Open,
+    /// `1`: close the transport.
+    Close,
+    /// `2`: heartbeat ping (client→server in v3, server→client in v4).
+    Ping,
+    /// `3`: heartbeat pong.
+    Pong,
+    /// `4`: a message; carries a Socket.IO packet or a binary attachment.
+    Message,
+    /// `5`: transport upgrade.
+    Upgrade,
+    /// `6`: no-op (used during upgrades).
+    Noop,
+}
+
+impl PacketType {
+    /// The numeric code of this type.
+    pub fn code(self) -> u8 {
+        match self {
+            PacketType::Open => 0,
+            PacketType::Close => 1,
+            PacketType::Ping => 2,
+            PacketType::Pong => 3,
+            PacketType::Message => 4,
+            PacketType::Upgrade => 5,
+            PacketType::Noop => 6,
+        }
+    }
+
+    /// The type for a numeric code, if it is one of the seven.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            0 => PacketType::Open,
+            1 => PacketType::Close,
+            2 => PacketType::Ping,
+            3 => PacketType::Pong,
+            4 => PacketType::Message,
+            5 => PacketType::Upgrade,
+            6 => PacketType::Noop,
+            _ => return None,
+        })
+    }
+
+    fn from_char(c: u8) -> Option<Self> {
+        c.checked_sub(b'0').and_then(Self::from_code)
+    }
+
+    fn as_char(self) -> char {
+        char::from(b'0' + self.code())
+    }
+}
+
+/// The data a packet carries: text (possibly empty) or bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PacketData {
+    /// Text data (empty for packets without data, e.g. a bare ping).
+    Text(String),
+    /// Binary data.
+    Binary(Vec<u8>),
+}
+
+/// One Engine.IO packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    /// The packet type.
+    pub kind: PacketType,
+    /// Its data.
+    pub data: PacketData,
+}
+
+impl Packet {
+    /// A packet of the given type without data.
+    pub fn empty(kind: PacketType) -> Self {
+        Packet { kind, data: PacketData::Text(String::new()) }
+    }
+
+    /// A text packet.
+    pub fn text(kind: PacketType, text: impl Into<String>) -> Self {
+        Packet { kind, data: PacketData::Text(text.into()) }
+    }
+
+    /// A text message packet (`4<text>`).
+    pub fn message(text: impl Into<String>) -> Self {
+        Packet::text(PacketType::Message, text)
+    }
+
+    /// A binary message packet.
+    pub fn binary(bytes: impl Into<Vec<u8>>) -> Self {
+        Packet { kind: PacketType::Message, data: PacketData::Binary(bytes.into()) }
+    }
+
+    /// The text data, if this is a text packet.
+    pub fn as_text(&self) -> Option<&str> {
+        match &self.data {
+            PacketData::Text(t) => Some(t),
+            PacketData::Binary(_) => None,
+        }
+    }
+}
+
+/// One WebSocket message: text or binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A text WebSocket message.
+    Text(String),
+    /// A binary WebSocket message.
+    Binary(Vec<u8>),
+}
+
+/// The server's handshake, the JSON of the `open` packet:
+/// `0{"sid":"…","upgrades":[],"pingInterval":25000,"pingTimeout":60000,"maxPayload":100000000}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenPacket {
+    /// The Engine.IO session id.
+    pub sid: String,
+    /// Transports the client may upgrade to.
+    #[serde(default)]
+    pub upgrades: Vec<String>,
+    /// Heartbeat interval in milliseconds.
+    pub ping_interval: u64,
+    /// Heartbeat timeout in milliseconds.
+    pub ping_timeout: u64,
+    /// Largest payload the server accepts (sent by engine.io 4+; v3 clients ignore it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_payload: Option<u64>,
+}
+
+impl OpenPacket {
+    /// Parses the JSON of an open packet.
+    pub fn parse(json: &str) -> Result<Self, ProtocolError> {
+        serde_json::from_str(json).map_err(|e| ProtocolError::eio(format!("invalid open packet: {e}")))
+    }
+
+    /// The JSON text of this open packet.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("an OpenPacket always serializes")
+    }
+}
+
+/// Encodes a packet as one WebSocket message.
+///
+/// Text packets become `<type><text>`. Binary packets become, in v3, a binary message whose first byte
+/// is the packet type (`0x04` for a message) followed by the data; in v4 the raw data (v4 can only frame
+/// binary *message* packets, so other binary packets are refused).
+pub fn encode_frame(packet: &Packet, version: EioVersion) -> Result<Frame, ProtocolError> {
+    match (&packet.data, version) {
+        (PacketData::Text(text), _) => {
+            let mut out = String::with_capacity(text.len() + 1);
+            out.push(packet.kind.as_char());
+            out.push_str(text);
+            Ok(Frame::Text(out))
+        }
+        (PacketData::Binary(bytes), EioVersion::V3) => {
+            let mut out = Vec::with_capacity(bytes.len() + 1);
+            out.push(packet.kind.code());
+            out.extend_from_slice(bytes);
+            Ok(Frame::Binary(out))
+        }
+        (PacketData::Binary(bytes), EioVersion::V4) => {
+            if packet.kind != PacketType::Message {
+                return Err(ProtocolError::eio("engine.io v4 can only send binary message packets"));
+            }
+            Ok(Frame::Binary(bytes.clone()))
+        }
+    }
+}
+
+/// Decodes one WebSocket message into a packet.
+///
+/// Accepts the base64 form `b<…>` in text frames as the real parsers do (`b4<base64>` in v3, `b<base64>`
+/// in v4).
+pub fn decode_frame(frame: &Frame, version: EioVersion) -> Result<Packet, ProtocolError> {
+    match frame {
+        Frame::Text(text) => decode_text_packet(text, version),
+        Frame::Binary(bytes) => match version {
+            EioVersion::V3 => {
+                let (&code, rest) = bytes.split_first().ok_or_else(|| ProtocolError::eio("empty binary frame"))?;
+                let kind = PacketType::from_code(code)
+                    .ok_or_else(|| ProtocolError::eio(format!("unknown binary packet type {code}")))?;
+                Ok(Packet { kind, data: PacketData::Binary(rest.to_vec()) })
+            }
+            EioVersion::V4 => Ok(Packet::binary(bytes.clone())),
+        },
+    }
+}
+
+fn decode_text_packet(text: &str, version: EioVersion) -> Result<Packet, ProtocolError> {
+    let first = *text.as_bytes().first().ok_or_else(|| ProtocolError::eio("empty packet"))?;
+    if first == b'b' {
+        let rest = &text[1..];
+        let (kind, b64) = match version {
+            EioVersion::V3 => {
+                let code = *rest.as_bytes().first().ok_or_else(|| ProtocolError::eio("empty base64 packet"))?;
+                let kind = PacketType::from_char(code)
+                    .ok_or_else(|| ProtocolError::eio(format!("unknown packet type {:?}", char::from(code))))?;
+                (kind, &rest[1..])
+            }
+            EioVersion::V4 => (PacketType::Message, rest),
+        };
+        let bytes = BASE64.decode(b64).map_err(|e| ProtocolError::eio(format!("invalid base64: {e}")))?;
+        return Ok(Packet { kind, data: PacketData::Binary(bytes) });
+    }
+    let kind = PacketType::from_char(first).ok_or_else(|| {
+        ProtocolError::eio(format!("unknown packet type {:?}", text.chars().next().unwrap_or_default()))
+    })?;
+    Ok(Packet::text(kind, &text[1..]))
+}
+
+/// Encodes a packet as the text used inside polling payloads: `<type><text>`, or for binary data
+/// `b<type><base64>` (v3) / `b<base64>` (v4).
+fn encode_text_form(packet: &Packet, version: EioVersion) -> Result<String, ProtocolError> {
+    match &packet.data {
+        PacketData::Text(_) => match encode_frame(packet, version)? {
+            Frame::Text(t) => Ok(t),
+            Frame::Binary(_) => unreachable!("text packets encode to text frames"),
+        },
+        PacketData::Binary(bytes) => match version {
+            EioVersion::V3 => Ok(format!("b{}{}", packet.kind.as_char(), BASE64.encode(bytes))),
+            EioVersion::V4 => {
+                if packet.kind != PacketType::Message {
+                    return Err(ProtocolError::eio("engine.io v4 can only send binary message packets"));
+                }
+                Ok(format!("b{}", BASE64.encode(bytes)))
+            }
+        },
+    }
+}
+
+/// The v4 polling payload separator (ASCII record separator).
+pub const V4_SEPARATOR: char = '\u{1e}';
+
+/// Encodes packets as an HTTP long-polling text payload.
+///
+/// v3: `<len>:<packet>` concatenated, where `len` counts UTF-16 code units as JavaScript's
+/// `String.length` does, binary packets as `b<type><base64>`, and no packets as `0:`.
+/// v4: packets joined by `\x1e`, binary packets as `b<base64>`.
+pub fn encode_payload(packets: &[Packet], version: EioVersion) -> Result<String, ProtocolError> {
+    let mut out = String::new();
+    match version {
+        EioVersion::V3 => {
+            if packets.is_empty() {
+                return Ok("0:".to_owned());
+            }
+            for packet in packets {
+                let text = encode_text_form(packet, version)?;
+                out.push_str(&text.encode_utf16().count().to_string());
+                out.push(':');
+                out.push_str(&text);
+            }
+        }
+        EioVersion::V4 => {
+            for (i, packet) in packets.iter().enumerate() {
+                if i > 0 {
+                    out.push(V4_SEPARATOR);
+                }
+                out.push_str(&encode_text_form(packet, version)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes an HTTP long-polling text payload (see [`encode_payload`]).
+pub fn decode_payload(payload: &str, version: EioVersion) -> Result<Vec<Packet>, ProtocolError> {
+    match version {
+        EioVersion::V3 => decode_payload_v3(payload),
+        EioVersion::V4 => payload.split(V4_SEPARATOR).map(|part| decode_text_packet(part, version)).collect(),
+    }
+}
+
+fn decode_payload_v3(payload: &str) -> Result<Vec<Packet>, ProtocolError> {
+    if payload.is_empty() {
+        return Err(ProtocolError::eio("empty payload"));
+    }
+    let mut packets = Vec::new();
+    let mut rest = payload;
+    while !rest.is_empty() {
+        let colon = rest.find(':').ok_or_else(|| ProtocolError::eio("payload length without ':'"))?;
+        let digits = &rest[..colon];
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ProtocolError::eio(format!("invalid payload length {digits:?}")));
+        }
+        let units: usize =
+            digits.parse().map_err(|_| ProtocolError::eio(format!("payload length {digits} too large")))?;
+        let body = &rest[colon + 1..];
+        let byte_len = utf16_prefix_len(body, units)
+            .ok_or_else(|| ProtocolError::eio(format!("payload length {units} does not match the data")))?;
+        let text = &body[..byte_len];
+        if !text.is_empty() {
+            packets.push(decode_text_packet(text, EioVersion::V3)?);
+        }
+        rest = &body[byte_len..];
+    }
+    Ok(packets)
+}
+
+/// The byte length of the prefix of `s` that is exactly `units` UTF-16 code units long, if there is one.
+fn utf16_prefix_len(s: &str, units: usize) -> Option<usize> {
+    let mut counted = 0usize;
+    for (idx, ch) in s.char_indices() {
+        if counted == units {
+            return Some(idx);
+        }
+        counted += ch.len_utf16();
+        if counted > units {
+            return None;
+        }
+    }
+    (counted == units).then_some(s.len())
+}
+
+/// Encodes packets as a v3 binary polling payload (XHR2): for each packet a marker byte (`0` string,
+/// `1` binary), the decimal digits of its length as byte values, `0xFF`, then the packet (UTF-8 text
+/// `<type><text>`, or the type byte followed by the data).
+pub fn encode_payload_v3_binary(packets: &[Packet]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for packet in packets {
+        let (marker, body) = match &packet.data {
+            PacketData::Text(text) => {
+                let mut body = Vec::with_capacity(text.len() + 1);
+                body.push(b'0' + packet.kind.code());
+                body.extend_from_slice(text.as_bytes());
+                (0u8, body)
+            }
+            PacketData::Binary(bytes) => {
+                let mut body = Vec::with_capacity(bytes.len() + 1);
+                body.push(packet.kind.code());
+                body.extend_from_slice(bytes);
+                (1u8, body)
+            }
+        };
+        out.push(marker);
+        out.extend(body.len().to_string().bytes().map(|d| d - b'0'));
+        out.push(0xFF);
+        out.extend_from_slice(&body);
+    }
+    out
+}
+
+/// Decodes a v3 binary polling payload (see [`encode_payload_v3_binary`]).
+pub fn decode_payload_v3_binary(mut data: &[u8]) -> Result<Vec<Packet>, ProtocolError> {
+    if data.is_empty() {
+        return Err(ProtocolError::eio("empty binary payload"));
+    }
+    let mut packets = Vec::new();
+    while let Some((&marker, rest)) = data.split_first() {
+        if marker > 1 {
+            return Err(ProtocolError::eio(format!("invalid binary payload marker {marker}")));
+        }
+        let end = rest
+            .iter()
+            .position(|&b| b == 0xFF)
+            .ok_or_else(|| ProtocolError::eio("binary payload length without 0xFF"))?;
+        let digits = &rest[..end];
+        if digits.is_empty() || digits.iter().any(|&d| d > 9) {
+            return Err(ProtocolError::eio("invalid binary payload length"));
+        }
+        let len = digits.iter().try_fold(0usize, |acc, &d| acc.checked_mul(10)?.checked_add(usize::from(d)));
+        let len = len.ok_or_else(|| ProtocolError::eio("binary payload length too large"))?;
+        let body_start = end + 1;
+        let body = rest
+            .get(body_start..body_start + len)
+            .ok_or_else(|| ProtocolError::eio("binary payload shorter than its length"))?;
+        let packet = if marker == 0 {
+            let text = std::str::from_utf8(body).map_err(|_| ProtocolError::eio("invalid UTF-8 in payload"))?;
+            decode_text_packet(text, EioVersion::V3)?
+        } else {
+            decode_frame(&Frame::Binary(body.to_vec()), EioVersion::V3)?
+        };
+        packets.push(packet);
+        data = &rest[body_start + len..];
+    }
+    Ok(packets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_frames_round_trip() {
+        for v in [EioVersion::V3, EioVersion::V4] {
+            let p = Packet::message("2[\"hi\"]");
+            let f = encode_frame(&p, v).unwrap();
+            assert_eq!(f, Frame::Text("42[\"hi\"]".into()));
+            assert_eq!(decode_frame(&f, v).unwrap(), p);
+        }
+    }
+
+    #[test]
+    fn binary_frames_differ_by_version() {
+        let p = Packet::binary(vec![0xde, 0xad]);
+        assert_eq!(encode_frame(&p, EioVersion::V3).unwrap(), Frame::Binary(vec![4, 0xde, 0xad]));
+        assert_eq!(encode_frame(&p, EioVersion::V4).unwrap(), Frame::Binary(vec![0xde, 0xad]));
+        assert_eq!(decode_frame(&Frame::Binary(vec![4, 0xde, 0xad]), EioVersion::V3).unwrap(), p);
+        assert_eq!(decode_frame(&Frame::Binary(vec![0xde, 0xad]), EioVersion::V4).unwrap(), p);
+        assert!(decode_frame(&Frame::Binary(vec![]), EioVersion::V3).is_err());
+        assert!(decode_frame(&Frame::Binary(vec![9, 1]), EioVersion::V3).is_err());
+        let ping = Packet { kind: PacketType::Ping, data: PacketData::Binary(vec![1]) };
+        assert!(encode_frame(&ping, EioVersion::V4).is_err());
+    }
+
+    #[test]
+    fn decodes_open_packet_from_real_server() {
+        let f = Frame::Text(
+            r#"0{"sid":"5MvB7elXwBcUfaSdAAAA","upgrades":[],"pingInterval":25000,"pingTimeout":60000,"maxPayload":100000000}"#
+                .into(),
+        );
+        let p = decode_frame(&f, EioVersion::V3).unwrap();
+        assert_eq!(p.kind, PacketType::Open);
+        let open = OpenPacket::parse(p.as_text().unwrap()).unwrap();
+        assert_eq!(open.sid, "5MvB7elXwBcUfaSdAAAA");
+        assert_eq!((open.ping_interval, open.ping_timeout, open.max_payload), (25000, 60000, Some(100000000)));
+        assert_eq!(
+            format!("0{}", open.to_json()),
+            match f {
+                Frame::Text(t) => t,
+                _ => unreachable!(),
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_bad_text_frames() {
+        for bad in ["", "9", "x", "b", "b9AAAA", "b4!!!"] {
+            assert!(decode_frame(&Frame::Text(bad.into()), EioVersion::V3).is_err(), "{bad:?}");
+        }
+        assert!(decode_frame(&Frame::Text("b!!".into()), EioVersion::V4).is_err());
+    }
+
+    #[test]
+    fn base64_text_frames() {
+        let p = decode_frame(&Frame::Text("b4AQID".into()), EioVersion::V3).unwrap();
+        assert_eq!(p, Packet::binary(vec![1, 2, 3]));
+        let p = decode_frame(&Frame::Text("bAQID".into()), EioVersion::V4).unwrap();
+        assert_eq!(p, Packet::binary(vec![1, 2, 3]));
+    }
+
+    #[test]
+    fn v3_payload_counts_utf16_units() {
+        let packets = vec![Packet::message("é😀"), Packet::empty(PacketType::Ping), Packet::binary(vec![1, 2, 3])];
+        let encoded = encode_payload(&packets, EioVersion::V3).unwrap();
+        // "4é😀" is 1 + 1 + 2 UTF-16 units.
+        assert_eq!(encoded, "4:4é😀1:26:b4AQID");
+        assert_eq!(decode_payload(&encoded, EioVersion::V3).unwrap(), packets);
+        assert_eq!(encode_payload(&[], EioVersion::V3).unwrap(), "0:");
+        assert_eq!(decode_payload("0:", EioVersion::V3).unwrap(), vec![]);
+        assert_eq!(decode_payload("2:40", EioVersion::V3).unwrap(), vec![Packet::message("0")]);
+    }
+
+    #[test]
+    fn v3_payload_rejects_malformed() {
+        // "2:4😀" would split the surrogate pair; ":" alone, missing digits, too-long lengths.
+        for bad in ["", "2:4😀", ":", "a:4", "5:4", "2:40x", "99999999999999999999999:4", "1:9"] {
+            assert!(decode_payload(bad, EioVersion::V3).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn v4_payload_uses_record_separator() {
+        let packets = vec![Packet::message("hello"), Packet::binary(vec![1, 2, 3])];
+        let encoded = encode_payload(&packets, EioVersion::V4).unwrap();
+        assert_eq!(encoded, "4hello\u{1e}bAQID");
+        assert_eq!(decode_payload(&encoded, EioVersion::V4).unwrap(), packets);
+        assert!(decode_payload("", EioVersion::V4).is_err());
+        assert!(decode_payload("4a\u{1e}", EioVersion::V4).is_err());
+    }
+
+    #[test]
+    fn v3_binary_payload_round_trips() {
+        let packets = vec![Packet::message("héllo"), Packet::binary(vec![0xde, 0xad])];
+        let encoded = encode_payload_v3_binary(&packets);
+        assert_eq!(&encoded[..4], &[0, 7, 0xFF, b'4']);
+        assert_eq!(decode_payload_v3_binary(&encoded).unwrap(), packets);
+        for bad in [&[][..], &[2, 1, 0xFF, 0], &[0, 5, 0xFF, b'4'], &[0, 10, 0xFF], &[1, 1]] {
+            assert!(decode_payload_v3_binary(bad).is_err(), "{bad:?}");
+        }
+    }
+}

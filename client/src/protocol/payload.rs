@@ -1,0 +1,164 @@
+//! [`Payload`]: JSON that may hold binary attachments.
+
+use serde_json::{Map, Value};
+
+use crate::error::ProtocolError;
+
+/// A Socket.IO argument: JSON that may hold binary data somewhere inside.
+///
+/// A payload without binary data is always a single [`Payload::Json`]; the [`Payload::Array`] and
+/// [`Payload::Object`] forms appear only on the path to a [`Payload::Binary`]. On the wire each binary
+/// part is replaced by `{"_placeholder":true,"num":N}` and sent as its own attachment frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// Plain JSON (no binary anywhere inside).
+    Json(Value),
+    /// Binary data (a Node `Buffer`, a browser `ArrayBuffer`).
+    Binary(Vec<u8>),
+    /// An array with binary data somewhere inside.
+    Array(Vec<Payload>),
+    /// An object with binary data somewhere inside, keys in wire order.
+    Object(Vec<(String, Payload)>),
+}
+
+impl From<Value> for Payload {
+    fn from(v: Value) -> Self {
+        Payload::Json(v)
+    }
+}
+
+impl From<Vec<u8>> for Payload {
+    fn from(v: Vec<u8>) -> Self {
+        Payload::Binary(v)
+    }
+}
+
+impl Payload {
+    /// The JSON value, if this payload holds no binary data.
+    pub fn as_json(&self) -> Option<&Value> {
+        match self {
+            Payload::Json(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The bytes, if this payload is binary data.
+    pub fn as_binary(&self) -> Option<&[u8]> {
+        match self {
+            Payload::Binary(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// True if binary data is anywhere inside.
+    pub fn has_binary(&self) -> bool {
+        !matches!(self, Payload::Json(_))
+    }
+
+    /// Converts to JSON, writing binary data the way `JSON.stringify` writes a Node `Buffer`:
+    /// `{"type":"Buffer","data":[bytes…]}`.
+    pub fn to_json_lossy(&self) -> Value {
+        match self {
+            Payload::Json(v) => v.clone(),
+            Payload::Binary(b) => {
+                let mut m = Map::new();
+                m.insert("type".into(), Value::from("Buffer"));
+                m.insert("data".into(), Value::Array(b.iter().map(|&x| Value::from(x)).collect()));
+                Value::Object(m)
+            }
+            Payload::Array(items) => Value::Array(items.iter().map(Payload::to_json_lossy).collect()),
+            Payload::Object(entries) => {
+                Value::Object(entries.iter().map(|(k, v)| (k.clone(), v.to_json_lossy())).collect())
+            }
+        }
+    }
+
+    /// Replaces binary parts with placeholders, appending their bytes to `attachments` in order.
+    pub fn deconstruct(&self, attachments: &mut Vec<Vec<u8>>) -> Value {
+        match self {
+            Payload::Json(v) => v.clone(),
+            Payload::Binary(b) => {
+                let mut m = Map::new();
+                m.insert("_placeholder".into(), Value::Bool(true));
+                m.insert("num".into(), Value::from(attachments.len()));
+                attachments.push(b.clone());
+                Value::Object(m)
+            }
+            Payload::Array(items) => Value::Array(items.iter().map(|p| p.deconstruct(attachments)).collect()),
+            Payload::Object(entries) => {
+                Value::Object(entries.iter().map(|(k, v)| (k.clone(), v.deconstruct(attachments))).collect())
+            }
+        }
+    }
+
+    /// Puts attachments back in place of their placeholders, as socket.io-parser does: a placeholder whose
+    /// `num` is not an index into `attachments` is an error.
+    pub fn reconstruct(value: Value, attachments: &[Vec<u8>]) -> Result<Payload, ProtocolError> {
+        if !contains_placeholder(&value) {
+            return Ok(Payload::Json(value));
+        }
+        match value {
+            Value::Object(map) => {
+                if map.get("_placeholder") == Some(&Value::Bool(true)) {
+                    let index = map.get("num").and_then(Value::as_u64).and_then(|n| usize::try_from(n).ok());
+                    return match index.and_then(|i| attachments.get(i)) {
+                        Some(bytes) => Ok(Payload::Binary(bytes.clone())),
+                        None => Err(ProtocolError::sio("illegal attachments: placeholder without attachment")),
+                    };
+                }
+                let entries = map
+                    .into_iter()
+                    .map(|(k, v)| Ok((k, Payload::reconstruct(v, attachments)?)))
+                    .collect::<Result<_, ProtocolError>>()?;
+                Ok(Payload::Object(entries))
+            }
+            Value::Array(items) => Ok(Payload::Array(
+                items.into_iter().map(|v| Payload::reconstruct(v, attachments)).collect::<Result<_, _>>()?,
+            )),
+            other => Ok(Payload::Json(other)),
+        }
+    }
+}
+
+fn contains_placeholder(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.get("_placeholder") == Some(&Value::Bool(true)) || m.values().any(contains_placeholder),
+        Value::Array(a) => a.iter().any(contains_placeholder),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn deconstruct_then_reconstruct() {
+        let p = Payload::Array(vec![
+            Payload::Json(json!("bin")),
+            Payload::Object(vec![("buf".into(), Payload::Binary(vec![0xde, 0xad])), ("n".into(), json!(1).into())]),
+        ]);
+        let mut atts = Vec::new();
+        let v = p.deconstruct(&mut atts);
+        assert_eq!(v, json!(["bin", {"buf": {"_placeholder": true, "num": 0}, "n": 1}]));
+        assert_eq!(atts, vec![vec![0xde, 0xad]]);
+        assert_eq!(Payload::reconstruct(v, &atts).unwrap(), p);
+    }
+
+    #[test]
+    fn reconstruct_rejects_bad_placeholders() {
+        for v in [
+            json!({"_placeholder": true, "num": 1}),
+            json!({"_placeholder": true}),
+            json!([{"_placeholder": true, "num": -1}]),
+        ] {
+            assert!(Payload::reconstruct(v, &[vec![1]]).is_err());
+        }
+    }
+
+    #[test]
+    fn lossy_json_matches_node_buffer() {
+        assert_eq!(Payload::Binary(vec![1, 2]).to_json_lossy(), json!({"type": "Buffer", "data": [1, 2]}));
+    }
+}

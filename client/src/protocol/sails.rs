@@ -1,0 +1,477 @@
+//! The Sails layer: virtual requests, JSON WebSocket Responses (JWR), parse errors and the handshake URL.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use url::Url;
+use web_time::Duration;
+
+use super::engine_io::EioVersion;
+use super::payload::Payload;
+use crate::error::{Error, ProtocolError};
+
+/// The sails.io.js protocol version this crate implements, sent as `__sails_io_sdk_version`.
+///
+/// Sails answers every request with a parse error when the version is below 0.11.0, so this is the
+/// version of the JavaScript SDK whose wire behaviour we reproduce, not this crate's version.
+pub const SDK_PROTOCOL_VERSION: &str = "1.2.1";
+
+/// The `code` of the error object Sails sends when it cannot parse a virtual request.
+pub const PARSE_ERROR_CODE: &str = "SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ";
+
+/// The event Sails emits with a [`ParseError`] when the request had no ack id.
+pub const PARSE_ERROR_EVENT: &str = "sails:parseError";
+
+/// The HTTP methods Sails serves over sockets; each is sent as the Socket.IO event of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Method {
+    /// `get`
+    #[default]
+    Get,
+    /// `post`
+    Post,
+    /// `put`
+    Put,
+    /// `patch`
+    Patch,
+    /// `delete`
+    Delete,
+    /// `options`
+    Options,
+    /// `head`
+    Head,
+}
+
+impl Method {
+    /// All methods the server listens for.
+    pub const ALL: [Method; 7] =
+        [Method::Get, Method::Post, Method::Put, Method::Patch, Method::Delete, Method::Options, Method::Head];
+
+    /// The lower-case name, which is also the Socket.IO event name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "get",
+            Method::Post => "post",
+            Method::Put => "put",
+            Method::Patch => "patch",
+            Method::Delete => "delete",
+            Method::Options => "options",
+            Method::Head => "head",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Method {
+    type Err = Error;
+    /// Parses a method name in any case (`GET`, `get`); methods Sails does not serve are refused.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Method::ALL.into_iter().find(|m| m.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
+            Error::InvalidRequest(format!(
+                "unsupported method {s:?}: Sails serves get, post, put, patch, delete, options and head"
+            ))
+        })
+    }
+}
+
+/// A virtual request: what `io.socket.request({method, url, headers, data})` sends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// The method (and Socket.IO event name).
+    pub method: Method,
+    /// The URL path with its query string, e.g. `/users?limit=2`.
+    pub url: String,
+    /// Request headers, in insertion order.
+    pub headers: Vec<(String, String)>,
+    /// The body/parameters: an object or an array (`{}` when absent).
+    pub data: Value,
+    /// How long to wait for the response before failing with [`Error::Timeout`]; overrides the default.
+    pub timeout: Option<Duration>,
+}
+
+impl Request {
+    /// A request with no headers and an empty `{}` body.
+    pub fn new(method: Method, url: impl Into<String>) -> Self {
+        Request { method, url: url.into(), headers: Vec::new(), data: Value::Object(Map::new()), timeout: None }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the body (an object or an array; `null` means `{}`).
+    pub fn data(mut self, data: Value) -> Self {
+        self.data = data;
+        self
+    }
+
+    /// Sets this request's timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Checks what sails.io.js checks before sending: the body must be an object or an array.
+    pub fn validate(&self) -> Result<(), Error> {
+        match self.data {
+            Value::Object(_) | Value::Array(_) | Value::Null => Ok(()),
+            _ => Err(Error::InvalidRequest(
+                "invalid `data`: it should be a dictionary (or an array) with JSON-serializable values".into(),
+            )),
+        }
+    }
+
+    /// The wire envelope `{"method","headers","data","url"}` in sails.io.js key order, with `defaults`
+    /// added for header names the request does not set (compared case-sensitively, as sails.io.js does).
+    pub fn envelope(&self, defaults: &[(String, String)]) -> Value {
+        let mut headers = Map::new();
+        for (k, v) in &self.headers {
+            headers.insert(k.clone(), Value::String(v.clone()));
+        }
+        for (k, v) in defaults {
+            if !headers.contains_key(k) {
+                headers.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+        let mut env = Map::new();
+        env.insert("method".into(), Value::from(self.method.as_str()));
+        env.insert("headers".into(), Value::Object(headers));
+        env.insert("data".into(), if self.data.is_null() { Value::Object(Map::new()) } else { self.data.clone() });
+        env.insert("url".into(), Value::String(self.url.clone()));
+        Value::Object(env)
+    }
+}
+
+/// A JSON WebSocket Response: the server's answer to a virtual request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Jwr {
+    /// The body; `None` when the server sent none (e.g. a 204). Binary bodies are [`Payload::Binary`].
+    pub body: Option<Payload>,
+    /// Response headers as sent (values are usually strings).
+    pub headers: Map<String, Value>,
+    /// The HTTP status code (200 when the server omits it).
+    pub status_code: u16,
+}
+
+impl Jwr {
+    /// Reads a JWR from the first argument of an ack.
+    ///
+    /// The bare `SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ` object becomes [`Error::Server`]; anything that is
+    /// not an object, or has a `statusCode` that is not an HTTP status, is a protocol error.
+    pub fn from_ack(args: &[Payload]) -> Result<Jwr, Error> {
+        let first = args.first().ok_or_else(|| ProtocolError::InvalidResponse("ack without arguments".into()))?;
+        let entries: Vec<(String, Payload)> = match first {
+            Payload::Json(Value::Object(map)) => {
+                if map.get("code").and_then(Value::as_str) == Some(PARSE_ERROR_CODE) {
+                    return Err(Error::Server(ParseError::from_value(&Value::Object(map.clone()))));
+                }
+                map.iter().map(|(k, v)| (k.clone(), Payload::Json(v.clone()))).collect()
+            }
+            Payload::Object(entries) => entries.clone(),
+            other => {
+                return Err(ProtocolError::InvalidResponse(format!(
+                    "expected a JWR object, got {}",
+                    other.to_json_lossy()
+                ))
+                .into())
+            }
+        };
+        let mut jwr = Jwr { body: None, headers: Map::new(), status_code: 200 };
+        for (key, value) in entries {
+            match key.as_str() {
+                "body" => jwr.body = Some(value),
+                "headers" => {
+                    if let Payload::Json(Value::Object(h)) = value {
+                        jwr.headers = h;
+                    }
+                }
+                "statusCode" => {
+                    jwr.status_code =
+                        value.as_json().and_then(Value::as_u64).and_then(|n| u16::try_from(n).ok()).ok_or_else(
+                            || ProtocolError::InvalidResponse(format!("invalid statusCode {}", value.to_json_lossy())),
+                        )?;
+                }
+                _ => {}
+            }
+        }
+        Ok(jwr)
+    }
+
+    /// True for status codes below 200 or from 400 up, as sails.io.js sets `jwr.error`.
+    pub fn is_error(&self) -> bool {
+        self.status_code < 200 || self.status_code >= 400
+    }
+
+    /// The body as JSON, if it is JSON.
+    pub fn body_json(&self) -> Option<&Value> {
+        self.body.as_ref().and_then(Payload::as_json)
+    }
+
+    /// The body as bytes, if it is binary.
+    pub fn body_bytes(&self) -> Option<&[u8]> {
+        self.body.as_ref().and_then(Payload::as_binary)
+    }
+
+    /// A header by name, compared case-insensitively, if its value is a string.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.as_str())
+    }
+
+    /// Deserializes the JSON body (a missing body reads as `null`).
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        let body = match &self.body {
+            None => Value::Null,
+            Some(Payload::Json(v)) => v.clone(),
+            Some(other) => other.to_json_lossy(),
+        };
+        serde_json::from_value(body).map_err(|e| Error::Protocol(ProtocolError::Json(e.to_string())))
+    }
+
+    /// `Ok(self)` for a success status, else [`Error::Status`] holding this response.
+    pub fn error_for_status(self) -> Result<Jwr, Error> {
+        if self.is_error() {
+            Err(Error::Status(Box::new(self)))
+        } else {
+            Ok(self)
+        }
+    }
+
+    /// The message sails.io.js puts in `jwr.error` for an error status.
+    pub fn error_message(&self) -> String {
+        if self.status_code == 0 {
+            return "The socket request failed.".into();
+        }
+        let body = match &self.body {
+            None => "undefined".to_owned(),
+            Some(b) => serde_json::to_string_pretty(&b.to_json_lossy()).unwrap_or_default(),
+        };
+        format!("Server responded with a {} status code:\n```\n{}\n```", self.status_code, body)
+    }
+
+    /// The JWR as sails.io.js's `toPOJO()` writes it: `{"body":…,"headers":{…},"statusCode":N}`, without
+    /// `body` when there is none.
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        if let Some(body) = &self.body {
+            m.insert("body".into(), body.to_json_lossy());
+        }
+        m.insert("headers".into(), Value::Object(self.headers.clone()));
+        m.insert("statusCode".into(), Value::from(self.status_code));
+        Value::Object(m)
+    }
+}
+
+/// The error object Sails sends when it cannot parse a virtual request (`PARSE_VIRTUAL_REQ`), as the ack
+/// or as a `sails:parseError` event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ParseError {
+    /// Why the request could not be parsed, e.g. `No url provided in request: …`.
+    pub details: String,
+    /// The generic message (`Failed to parse incoming socket.io request.`).
+    pub message: String,
+    /// The status Sails attaches (400).
+    pub status: Option<u16>,
+    /// The server-side stack trace, if sent.
+    pub stack: Option<String>,
+}
+
+impl ParseError {
+    /// Reads the fields of the error object (missing fields stay empty).
+    pub fn from_value(v: &Value) -> Self {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        ParseError {
+            details: s("details").unwrap_or_default(),
+            message: s("message").unwrap_or_default(),
+            status: v.get("status").and_then(Value::as_u64).and_then(|n| u16::try_from(n).ok()),
+            stack: s("stack"),
+        }
+    }
+
+    /// True if `v` is the Sails parse-error object.
+    pub fn matches(v: &Value) -> bool {
+        v.get("code").and_then(Value::as_str) == Some(PARSE_ERROR_CODE)
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.message.is_empty(), self.details.is_empty()) {
+            (_, true) => write!(f, "{}", self.message),
+            (true, false) => write!(f, "{}", self.details),
+            (false, false) => write!(f, "{} {}", self.message, self.details),
+        }
+    }
+}
+
+/// What the client tells the server about itself in the handshake query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SdkInfo {
+    /// `__sails_io_sdk_version` (must be at least 0.11.0 or Sails refuses every request).
+    pub version: String,
+    /// `__sails_io_sdk_platform` (sails.io.js sends `node` or `browser`).
+    pub platform: String,
+    /// `__sails_io_sdk_language` (sails.io.js sends `javascript`).
+    pub language: String,
+}
+
+impl SdkInfo {
+    /// The protocol version [`SDK_PROTOCOL_VERSION`] with the given platform, language `rust`.
+    pub fn rust(platform: &str) -> Self {
+        SdkInfo { version: SDK_PROTOCOL_VERSION.into(), platform: platform.into(), language: "rust".into() }
+    }
+
+    /// `__sails_io_sdk_version=…&__sails_io_sdk_platform=…&__sails_io_sdk_language=…`.
+    pub fn query(&self) -> String {
+        format!(
+            "__sails_io_sdk_version={}&__sails_io_sdk_platform={}&__sails_io_sdk_language={}",
+            self.version, self.platform, self.language
+        )
+    }
+}
+
+/// Builds the WebSocket handshake URL the way sails.io.js and engine.io-client do:
+/// `ws[s]://host[:port]<path>/?<user query>&<sdk query>&EIO=<n>&transport=websocket`.
+///
+/// `base` is the server URL (`http`, `https`, `ws` or `wss`); its path must be empty or `/`, since
+/// socket.io reads a URL path as a namespace and Sails only uses `/`. `path` is the engine path
+/// (`/socket.io` by default); a trailing slash is added because the server only matches that form.
+pub fn handshake_url(
+    base: &Url,
+    path: &str,
+    user_query: Option<&str>,
+    sdk: &SdkInfo,
+    eio: EioVersion,
+) -> Result<Url, Error> {
+    let scheme = match base.scheme() {
+        "http" | "ws" => "ws",
+        "https" | "wss" => "wss",
+        other => {
+            return Err(Error::InvalidRequest(format!("unsupported URL scheme {other:?} (use http, https, ws or wss)")))
+        }
+    };
+    if base.host_str().is_none_or(str::is_empty) {
+        return Err(Error::InvalidRequest(format!("the URL {base} has no host")));
+    }
+    if !matches!(base.path(), "" | "/") {
+        return Err(Error::InvalidRequest(format!(
+            "the URL path {:?} would name a socket.io namespace; Sails only uses `/` (set the engine path with the `path` option)",
+            base.path()
+        )));
+    }
+    let mut url = base.clone();
+    url.set_scheme(scheme).map_err(|()| Error::InvalidRequest(format!("cannot use scheme {scheme} for {base}")))?;
+    let mut engine_path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
+    if !engine_path.ends_with('/') {
+        engine_path.push('/');
+    }
+    url.set_path(&engine_path);
+    let mut query = String::new();
+    if let Some(q) = user_query.map(|q| q.trim_start_matches('?')).filter(|q| !q.is_empty()) {
+        query.push_str(q);
+        query.push('&');
+    }
+    query.push_str(&sdk.query());
+    query.push_str("&EIO=");
+    query.push_str(eio.query_value());
+    query.push_str("&transport=websocket");
+    url.set_query(Some(&query));
+    url.set_fragment(None);
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn envelope_key_order_and_header_merge() {
+        let req = Request::new(Method::Post, "/echo").header("x-foo", "local").data(json!({"name":"bob","n":2}));
+        let defaults = vec![("x-foo".to_owned(), "g".to_owned()), ("x-bar".to_owned(), "g".to_owned())];
+        assert_eq!(
+            req.envelope(&defaults).to_string(),
+            r#"{"method":"post","headers":{"x-foo":"local","x-bar":"g"},"data":{"name":"bob","n":2},"url":"/echo"}"#
+        );
+        assert_eq!(
+            Request::new(Method::Get, "/hello").envelope(&[]).to_string(),
+            r#"{"method":"get","headers":{},"data":{},"url":"/hello"}"#
+        );
+    }
+
+    #[test]
+    fn validates_data_and_methods() {
+        assert!(Request::new(Method::Get, "/").data(json!("str")).validate().is_err());
+        assert!(Request::new(Method::Get, "/").data(json!([1, 2])).validate().is_ok());
+        assert_eq!("GET".parse::<Method>().unwrap(), Method::Get);
+        assert!(matches!("trace".parse::<Method>(), Err(Error::InvalidRequest(_))));
+    }
+
+    #[test]
+    fn jwr_defaults_and_errors() {
+        let jwr = Jwr::from_ack(&[json!({"headers":{},"statusCode":204}).into()]).unwrap();
+        assert_eq!((jwr.body.clone(), jwr.status_code), (None, 204));
+        let jwr = Jwr::from_ack(&[json!({"body":"Not Found","headers":{},"statusCode":404}).into()]).unwrap();
+        assert!(jwr.is_error());
+        assert_eq!(jwr.error_message(), "Server responded with a 404 status code:\n```\n\"Not Found\"\n```");
+        assert!(matches!(jwr.clone().error_for_status(), Err(Error::Status(_))));
+        let jwr = Jwr::from_ack(&[json!({"body":{"a":1}}).into()]).unwrap();
+        assert_eq!((jwr.status_code, jwr.headers.len()), (200, 0));
+        assert!(!jwr.is_error());
+        assert!(Jwr::from_ack(&[json!("x").into()]).is_err());
+        assert!(Jwr::from_ack(&[]).is_err());
+        assert!(Jwr::from_ack(&[json!({"statusCode":"200"}).into()]).is_err());
+        assert!(Jwr::from_ack(&[json!({"statusCode":70000}).into()]).is_err());
+    }
+
+    #[test]
+    fn parse_error_is_typed_never_a_fake_200() {
+        let obj = json!({"code":"SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ","name":"Error (SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ):","status":400,
+            "message":"Failed to parse incoming socket.io request.","stack":"Error …","details":"No url provided in request: { method: 'get', data: {} }"});
+        match Jwr::from_ack(&[obj.into()]) {
+            Err(Error::Server(e)) => {
+                assert_eq!(e.status, Some(400));
+                assert!(e.details.starts_with("No url provided"));
+            }
+            other => panic!("expected a parse error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn jwr_json_and_headers() {
+        let jwr =
+            Jwr::from_ack(&[json!({"body":{"n":1},"headers":{"X-Custom":"yes"},"statusCode":201}).into()]).unwrap();
+        #[derive(serde::Deserialize)]
+        struct B {
+            n: u32,
+        }
+        assert_eq!(jwr.json::<B>().unwrap().n, 1);
+        assert_eq!(jwr.header("x-custom"), Some("yes"));
+        assert_eq!(jwr.to_json().to_string(), r#"{"body":{"n":1},"headers":{"X-Custom":"yes"},"statusCode":201}"#);
+    }
+
+    #[test]
+    fn handshake_url_matches_sails_io_js() {
+        let sdk = SdkInfo { version: "1.2.1".into(), platform: "node".into(), language: "javascript".into() };
+        let base = Url::parse("http://127.0.0.1:1337").unwrap();
+        let url = handshake_url(&base, "/socket.io", None, &sdk, EioVersion::V3).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "ws://127.0.0.1:1337/socket.io/?__sails_io_sdk_version=1.2.1&__sails_io_sdk_platform=node&__sails_io_sdk_language=javascript&EIO=3&transport=websocket"
+        );
+        let url =
+            handshake_url(&Url::parse("https://h/").unwrap(), "custom/", Some("?a=1"), &sdk, EioVersion::V4).unwrap();
+        assert!(url.as_str().starts_with("wss://h/custom/?a=1&__sails_io_sdk_version=1.2.1&"), "{url}");
+        assert!(url.as_str().ends_with("&EIO=4&transport=websocket"));
+        assert!(handshake_url(&Url::parse("http://h/ns").unwrap(), "/socket.io", None, &sdk, EioVersion::V3).is_err());
+        assert!(handshake_url(&Url::parse("ftp://h").unwrap(), "/socket.io", None, &sdk, EioVersion::V3).is_err());
+    }
+}

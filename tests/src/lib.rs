@@ -1,0 +1,1 @@
+//! Conformance and interop tests (see README, section "Tests").

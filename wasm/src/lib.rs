@@ -1,0 +1,1 @@
+//! `sails-io-wasm`: the npm package `sails-io-wasm` (not built yet, see README).
