@@ -1,0 +1,5 @@
+module.exports.policies = {
+  ConformanceController: {
+    secret: 'isLoggedIn'
+  }
+};
