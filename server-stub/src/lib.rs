@@ -1,1 +1,300 @@
-//! `sails-io-stub`: a compact server that speaks the Sails socket protocol (work in progress, see README).
+//! `sails-io-stub`: a compact server that speaks the Sails socket protocol like Sails 1.5 with
+//! `sails-hook-sockets` 3.0.2, for tests and development.
+//!
+//! Actions are written once as axum handlers in one [`axum::Router`]. HTTP requests reach them directly;
+//! socket request events (`get`, `post`, … with `{method, headers, data, url}`) are turned into
+//! `http::Request`s that go through the very same router (the *virtual request* pattern of Sails), and
+//! the responses come back as JWRs (`{body, headers, statusCode}`) on the socket.io ack.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! let server = sails_io_stub::Builder::new()
+//!     .port(0)
+//!     .app(sails_io_stub::demo::router())
+//!     .start()
+//!     .await?;
+//! println!("listening on {}", server.url());
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod demo;
+mod gate;
+pub mod inspect;
+pub mod pubsub;
+pub mod res;
+pub mod session;
+pub mod sockets;
+pub mod vreq;
+
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use futures_util::FutureExt as _;
+use socketioxide::{SocketIo, TransportType};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::{BeforeConnect, Config, Rejection, Transport};
+pub use res::{Res, SailsReq, ServerError, SocketRequest};
+pub use session::{Session, SessionStore};
+pub use sockets::Sockets;
+pub use vreq::{Jwr, JwrBody};
+
+/// `GET /__getcookie` (sails-hook-sockets' shadow route with `grant3rdPartyCookie`).
+async fn getcookie() -> Response {
+    Res::new().set("Content-Type", "application/javascript").send("_sailsIoJSConnect();")
+}
+
+/// Turn a panicking action into a 500, like an uncaught error in a Sails action.
+async fn catch_panic(req: Request, next: Next) -> Response {
+    match AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(res) => res,
+        Err(_) => ServerError("The action panicked".into()).into_response(),
+    }
+}
+
+/// Builds a server from a [`Config`] and an app [`Router`].
+#[derive(Default)]
+pub struct Builder {
+    config: Config,
+    app: Option<Router>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Builder {
+    /// A builder with Sails defaults and an empty app (every route answers `404 Not Found`).
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// Replace the whole configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The app's actions. `GET /__getcookie` and the `Not Found` fallback are added by the server.
+    pub fn app(mut self, app: Router) -> Self {
+        self.app = Some(app);
+        self
+    }
+
+    /// Bind address.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.config.host = host.into();
+        self
+    }
+
+    /// Bind port (`0` = any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.config.port = port;
+        self
+    }
+
+    /// Socket.IO path (default `/socket.io`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.config.path = path.into();
+        self
+    }
+
+    /// Engine.IO ping interval.
+    pub fn ping_interval(mut self, d: Duration) -> Self {
+        self.config.ping_interval = d;
+        self
+    }
+
+    /// Engine.IO ping timeout.
+    pub fn ping_timeout(mut self, d: Duration) -> Self {
+        self.config.ping_timeout = d;
+        self
+    }
+
+    /// `maxHttpBufferSize` in bytes.
+    pub fn max_payload(mut self, bytes: u64) -> Self {
+        self.config.max_payload = bytes;
+        self
+    }
+
+    /// Accepted transports.
+    pub fn transports(mut self, t: &[Transport]) -> Self {
+        self.config.transports = t.to_vec();
+        self
+    }
+
+    /// `onlyAllowOrigins`.
+    pub fn only_allow_origins(mut self, origins: Vec<String>) -> Self {
+        self.config.only_allow_origins = Some(origins);
+        self
+    }
+
+    /// With `only_allow_origins`, reject handshakes without an `Origin` header (real Sails does).
+    pub fn reject_missing_origin(mut self, yes: bool) -> Self {
+        self.config.reject_missing_origin = yes;
+        self
+    }
+
+    /// `beforeConnect`.
+    pub fn before_connect(
+        mut self,
+        f: impl Fn(&http::request::Parts) -> Result<(), Rejection> + Send + Sync + 'static,
+    ) -> Self {
+        self.config.before_connect = Some(Arc::new(f));
+        self
+    }
+
+    /// `sendStatusCode`.
+    pub fn send_status_code(mut self, yes: bool) -> Self {
+        self.config.send_status_code = yes;
+        self
+    }
+
+    /// `sendResponseHeaders`.
+    pub fn send_response_headers(mut self, yes: bool) -> Self {
+        self.config.send_response_headers = yes;
+        self
+    }
+
+    /// Session cookie signing secret.
+    pub fn session_secret(mut self, secret: impl Into<String>) -> Self {
+        self.config.session_secret = secret.into();
+        self
+    }
+
+    /// Assemble the HTTP service (engine.io gate → socket.io layer → app) without binding.
+    pub fn build(self) -> Built {
+        let config = Arc::new(self.config);
+        let store = SessionStore::new(&config.session_secret);
+        let router_cell: Arc<OnceLock<Router>> = Arc::new(OnceLock::new());
+        let ctx = vreq::Ctx { router: router_cell.clone(), config: config.clone(), store: store.clone() };
+        let max = config.max_payload;
+        let max_usize = usize::try_from(max).unwrap_or(usize::MAX);
+        let ws = config.transports.contains(&Transport::Websocket);
+        let polling = config.transports.contains(&Transport::Polling);
+        let builder = SocketIo::builder()
+            .req_path(config.engine_path())
+            .ping_interval(config.ping_interval)
+            .ping_timeout(config.ping_timeout)
+            .max_payload(max)
+            .ws_max_message_size(max_usize)
+            .ws_max_frame_size(max_usize)
+            .with_state(ctx);
+        let builder = match (ws, polling) {
+            (true, true) | (false, false) => builder.transports([TransportType::Polling, TransportType::Websocket]),
+            (true, false) => builder.transports([TransportType::Websocket]),
+            (false, true) => builder.transports([TransportType::Polling]),
+        };
+        let (layer, io) = builder.build_layer();
+        io.ns("/", vreq::on_connect);
+        let sockets = Sockets::new(io.clone());
+
+        let app = self
+            .app
+            .unwrap_or_default()
+            .route("/__getcookie", get(getcookie))
+            .fallback(|| async { res::not_found() })
+            .layer(middleware::from_fn(catch_panic))
+            .layer(middleware::from_fn_with_state(store.clone(), session::middleware))
+            .layer(Extension(sockets.clone()));
+        let _ = router_cell.set(app.clone());
+        let gate = gate::Gate { engine_path: config.engine_path(), config: config.clone() };
+        let http = app.layer(layer).layer(middleware::from_fn_with_state(gate, gate::verify));
+        Built { http, sockets, store, config }
+    }
+
+    /// Build, bind `host:port` and serve in a background task.
+    pub async fn start(self) -> std::io::Result<RunningServer> {
+        self.build().start().await
+    }
+}
+
+/// An assembled server, not yet bound.
+pub struct Built {
+    /// The full HTTP service (mount it yourself or call [`Built::start`]).
+    pub http: Router,
+    /// `sails.sockets` for this server.
+    pub sockets: Sockets,
+    /// The session store.
+    pub store: SessionStore,
+    /// The configuration in force.
+    pub config: Arc<Config>,
+}
+
+impl std::fmt::Debug for Built {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Built").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Built {
+    /// Bind and serve in a background task.
+    pub async fn start(self) -> std::io::Result<RunningServer> {
+        let listener = tokio::net::TcpListener::bind((self.config.host.as_str(), self.config.port)).await?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let http = self.http;
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, http)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(RunningServer { addr, sockets: self.sockets, store: self.store, shutdown: Some(tx), task })
+    }
+}
+
+/// A server serving in the background.
+pub struct RunningServer {
+    addr: SocketAddr,
+    /// `sails.sockets` for this server.
+    pub sockets: Sockets,
+    /// The session store.
+    pub store: SessionStore,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl RunningServer {
+    /// The bound address (with the real port when `0` was asked).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://host:port`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stop accepting connections and close existing sockets.
+    pub async fn shutdown(mut self) {
+        self.sockets.io().close().await;
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Wait until the server task ends (it runs until [`RunningServer::shutdown`] or an error).
+    pub async fn wait(mut self) {
+        let _ = (&mut self.task).await;
+    }
+}

@@ -1,0 +1,488 @@
+//! The virtual request pattern: a socket request event becomes an `http::Request` sent through the
+//! same axum `Router` that serves HTTP, and the response becomes the JWR (protocol.md §4.5, §7.3, §7.4).
+
+use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::body::{Body, Bytes};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use futures_util::FutureExt as _;
+use http::{header, HeaderName, HeaderValue, Request, Uri};
+use http_body_util::BodyExt as _;
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, SocketRef, State};
+use socketioxide::handler::{FromMessageParts, Value as SioValue};
+use socketioxide::socket::Socket;
+use tower::ServiceExt as _;
+
+use crate::config::Config;
+use crate::gate::{query_get, query_pairs};
+use crate::inspect::format_s;
+use crate::res::{not_found, ExplicitHeaders, ServerError, SocketRequest, VirtualBody, VirtualHead, VirtualUrl};
+use crate::session::SessionStore;
+
+/// The socket events Sails turns into requests (`bindRequestHandlersForMajorHttpMethods`).
+pub const VERBS: [&str; 7] = ["get", "post", "put", "delete", "patch", "options", "head"];
+
+/// Shared state of the socket.io side.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub(crate) router: Arc<OnceLock<Router>>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) store: SessionStore,
+}
+
+/// Per-socket handshake state (the parts of `socket.handshake` Sails reads or mutates).
+#[derive(Clone)]
+pub(crate) struct SocketCtx(Arc<SocketCtxInner>);
+
+struct SocketCtxInner {
+    cookie: Mutex<Option<String>>,
+    nosession_header: bool,
+    origin: Option<HeaderValue>,
+    sdk_version: String,
+}
+
+/// The raw arguments of a socket.io event, before any deserialisation: the JSON array text (event name
+/// included), its binary attachments, and the ack id.
+#[derive(Debug, Clone)]
+pub struct RawEvent {
+    /// The packet's JSON array text, e.g. `["get",{"url":"/hello"}]`.
+    pub text: String,
+    /// Binary attachments, in placeholder order.
+    pub bins: Vec<Bytes>,
+    /// The ack id, if the client asked for one.
+    pub ack_id: Option<i64>,
+}
+
+impl<A: Adapter> FromMessageParts<A> for RawEvent {
+    type Error = Infallible;
+    fn from_message_parts(_: &Arc<Socket<A>>, v: &mut SioValue, ack_id: &Option<i64>) -> Result<Self, Infallible> {
+        let (text, bins) = match v {
+            SioValue::Str(s, bins) => {
+                (s.as_str().to_owned(), bins.as_ref().map(|b| b.iter().cloned().collect()).unwrap_or_default())
+            }
+            SioValue::Bytes(b) => (String::from_utf8_lossy(b).into_owned(), Vec::new()),
+        };
+        Ok(RawEvent { text, bins, ack_id: *ack_id })
+    }
+}
+
+/// A JWR body: JSON, or binary (sent as a BINARY_ACK attachment).
+#[derive(Debug, Clone, PartialEq)]
+pub enum JwrBody {
+    /// Any JSON value (a string body is a JSON string).
+    Json(Value),
+    /// A binary body.
+    Bytes(Bytes),
+}
+
+impl Serialize for JwrBody {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            JwrBody::Json(v) => v.serialize(s),
+            JwrBody::Bytes(b) => s.serialize_bytes(b),
+        }
+    }
+}
+
+/// The JSON WebSocket Response `{body, headers, statusCode}`; absent parts are left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Jwr {
+    /// `body` (absent for an empty response such as a 204).
+    pub body: Option<JwrBody>,
+    /// `headers` (absent with `send_response_headers = false`).
+    pub headers: Option<Map<String, Value>>,
+    /// `statusCode` (absent with `send_status_code = false`).
+    pub status_code: Option<u16>,
+}
+
+impl Serialize for Jwr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        if let Some(b) = &self.body {
+            m.serialize_entry("body", b)?;
+        }
+        if let Some(h) = &self.headers {
+            m.serialize_entry("headers", h)?;
+        }
+        if let Some(c) = &self.status_code {
+            m.serialize_entry("statusCode", c)?;
+        }
+        m.end()
+    }
+}
+
+/// The `PARSE_VIRTUAL_REQ` error object (protocol.md §7.7), same keys as sails-hook-sockets.
+pub fn parse_error(details: &str) -> Value {
+    json!({
+        "code": "SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ",
+        "name": "Error (SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ):",
+        "status": 400,
+        "message": "Failed to parse incoming socket.io request.",
+        "stack": "Error (SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ):: Failed to parse incoming socket.io request.\n    at receiveIncomingSailsIOMsg (sails-io-stub)",
+        "details": details,
+    })
+}
+
+/// Convert an axum response into the JWR the Sails virtual `res` would produce.
+pub async fn response_to_jwr(res: Response, config: &Config) -> (Jwr, Vec<String>) {
+    let (parts, body) = res.into_parts();
+    let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let explicit = parts.extensions.get::<ExplicitHeaders>().cloned().unwrap_or_default();
+    let set_cookies: Vec<String> =
+        parts.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok().map(str::to_owned)).collect();
+    let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let explicit_lower: Vec<String> = explicit.0.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
+
+    let mut headers = Map::new();
+    for (k, v) in &explicit.0 {
+        if k.eq_ignore_ascii_case("set-cookie") {
+            continue;
+        }
+        headers.insert(k.clone(), Value::String(v.clone()));
+        headers.insert(k.to_ascii_lowercase(), Value::String(v.clone()));
+    }
+    for (name, v) in &parts.headers {
+        let n = name.as_str();
+        if matches!(n, "content-type" | "content-length" | "set-cookie") || explicit_lower.iter().any(|e| e == n) {
+            continue;
+        }
+        if let Ok(v) = v.to_str() {
+            headers.insert(n.to_owned(), Value::String(v.to_owned()));
+        }
+    }
+
+    let body = if bytes.is_empty() && ct.is_empty() {
+        None
+    } else if ct.starts_with("application/json") {
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::String(_)) => {
+                // `res.json('str')`: the virtual res double-encodes and reports the content type.
+                if !explicit_lower.iter().any(|e| e == "content-type") {
+                    headers.insert("content-type".into(), "application/json".into());
+                }
+                Some(JwrBody::Json(Value::String(String::from_utf8_lossy(&bytes).into_owned())))
+            }
+            Ok(v) => Some(JwrBody::Json(v)),
+            Err(_) => Some(JwrBody::Json(Value::String(String::from_utf8_lossy(&bytes).into_owned()))),
+        }
+    } else if ct.starts_with("application/octet-stream") {
+        Some(JwrBody::Bytes(bytes))
+    } else {
+        match String::from_utf8(bytes.to_vec()) {
+            Ok(s) => Some(JwrBody::Json(Value::String(s))),
+            Err(_) => Some(JwrBody::Bytes(bytes)),
+        }
+    };
+    let jwr = Jwr {
+        body,
+        headers: config.send_response_headers.then_some(headers),
+        status_code: config.send_status_code.then_some(parts.status.as_u16()),
+    };
+    (jwr, set_cookies)
+}
+
+/// Called by the socket.io `/` namespace for each new socket: own-id room, handshake session, verbs.
+pub(crate) async fn on_connect(s: SocketRef, State(ctx): State<Ctx>) {
+    s.join(s.id.to_string());
+    let parts = s.req_parts();
+    let pairs = query_pairs(&parts.uri);
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let nosession_header = parts.headers.contains_key("nosession");
+    let nosession = nosession_header || query_get(&pairs, "nosession").is_some();
+    let mut cookie = header("cookie");
+    if cookie.is_none() && !nosession {
+        let id = ctx.store.create();
+        cookie = Some(ctx.store.cookie_pair(&id));
+    }
+    let sdk_version = header("__sails_io_sdk_version")
+        .filter(|v| !v.is_empty())
+        .or_else(|| query_get(&pairs, "__sails_io_sdk_version").map(str::to_owned))
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "0.9.0".to_owned());
+    s.extensions.insert(SocketCtx(Arc::new(SocketCtxInner {
+        cookie: Mutex::new(cookie),
+        nosession_header,
+        origin: parts.headers.get(header::ORIGIN).cloned(),
+        sdk_version,
+    })));
+    for verb in VERBS {
+        s.on(verb, on_verb);
+    }
+}
+
+/// One argument of the event as socket.io hands it to a listener: JSON, or the ack function.
+enum Arg {
+    Json(Value),
+    AckFn,
+}
+
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        _ => true,
+    }
+}
+
+/// Replace `{"_placeholder":true,"num":n}` by Node's `Buffer.toJSON()` form of attachment `n`.
+fn fill_placeholders(v: &mut Value, bins: &[Bytes]) {
+    match v {
+        Value::Object(o) => {
+            if o.get("_placeholder") == Some(&Value::Bool(true)) {
+                if let Some(b) = o.get("num").and_then(Value::as_u64).and_then(|n| bins.get(n as usize)) {
+                    *v = json!({"type": "Buffer", "data": b.to_vec()});
+                    return;
+                }
+            }
+            for x in o.values_mut() {
+                fill_placeholders(x, bins);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| fill_placeholders(x, bins)),
+        _ => {}
+    }
+}
+
+/// `_.extend({}, x)` for one source: objects copy, strings spread into indexed characters, arrays into
+/// indices, anything else adds nothing.
+fn spread_into(out: &mut Map<String, Value>, v: &Value) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                out.insert(k.clone(), x.clone());
+            }
+        }
+        Value::String(s) => {
+            for (i, c) in s.chars().enumerate() {
+                out.insert(i.to_string(), Value::String(c.to_string()));
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                out.insert(i.to_string(), x.clone());
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `semver.major/minor/patch` of the SDK version, then `>= 0.11.0`. `Err` when not semver.
+fn sdk_version_ok(v: &str) -> Result<bool, ()> {
+    let t = v.trim().trim_start_matches('=').trim_start_matches('v');
+    let ver = semver::Version::parse(t).map_err(|_| ())?;
+    Ok((ver.major, ver.minor, ver.patch) >= (0, 11, 0))
+}
+
+/// Characters we percent-encode when a client URL is not a valid URI as is.
+const URL_UNSAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'[')
+    .add(b']');
+
+fn parse_uri(url: &str) -> Option<Uri> {
+    if !url.starts_with('/') {
+        return None;
+    }
+    url.parse::<Uri>().ok().or_else(|| percent_encoding::utf8_percent_encode(url, URL_UNSAFE).to_string().parse().ok())
+}
+
+fn header_value_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Array(a) => {
+            Some(a.iter().map(|x| header_value_text(x).unwrap_or_default()).collect::<Vec<_>>().join(","))
+        }
+        Value::Object(_) => Some("[object Object]".into()),
+        other => Some(other.to_string()),
+    }
+}
+
+async fn respond_with_parse_error(s: &SocketRef, ack: Option<AckSender>, details: &str) {
+    let err = parse_error(details);
+    tracing::error!("Failed to parse incoming socket.io request: {details}");
+    match ack {
+        Some(ack) => {
+            let _ = ack.send(&err);
+        }
+        None => {
+            let _ = s.emit("sails:parseError", &err);
+        }
+    }
+}
+
+/// A verb event: validate like `receiveIncomingSailsIOMsg`, route the virtual request, ack the JWR.
+async fn on_verb(s: SocketRef, State(ctx): State<Ctx>, ev: RawEvent, ack: AckSender) {
+    let Some(sctx) = s.extensions.get::<SocketCtx>() else {
+        return;
+    };
+    let mut arr = match serde_json::from_str::<Value>(&ev.text) {
+        Ok(Value::Array(a)) => a,
+        _ => return,
+    };
+    if arr.is_empty() {
+        return;
+    }
+    let verb = match arr.remove(0) {
+        Value::String(v) => v,
+        _ => return,
+    };
+    let mut args: Vec<Arg> = arr
+        .into_iter()
+        .map(|mut v| {
+            fill_placeholders(&mut v, &ev.bins);
+            Arg::Json(v)
+        })
+        .collect();
+    if ev.ack_id.is_some() {
+        args.push(Arg::AckFn);
+    }
+    let mut args = args.into_iter();
+    let msg = args.next();
+    let cb = args.next();
+    // `options.socketIOClientCallback && !_.isFunction(...)`
+    let ack = match cb {
+        Some(Arg::AckFn) => Some(ack),
+        Some(Arg::Json(v)) if truthy(&v) => {
+            return respond_with_parse_error(
+                &s,
+                None,
+                "Could not parse request- callback may be omitted... but if provided, it must be a function.",
+            )
+            .await;
+        }
+        _ => None,
+    };
+    let msg = match msg {
+        // Real Sails crashes on `msg.url` of undefined/null; answer a parse error instead.
+        None => return respond_with_parse_error(&s, ack, "No url provided in request: undefined").await,
+        Some(Arg::AckFn) => {
+            return respond_with_parse_error(&s, ack, "No url provided in request: [Function (anonymous)]").await
+        }
+        Some(Arg::Json(v)) => v,
+    };
+    let url_val = msg.get("url").cloned().unwrap_or(Value::Null);
+    if !truthy(&url_val) {
+        let details = format!("No url provided in request: {}", format_s(&msg));
+        return respond_with_parse_error(&s, ack, &details).await;
+    }
+    let Value::String(url) = url_val else {
+        let details = format!("Invalid url provided: {}", format_s(&url_val));
+        return respond_with_parse_error(&s, ack, &details).await;
+    };
+    match sdk_version_ok(&sctx.0.sdk_version) {
+        Ok(true) => {}
+        Ok(false) | Err(()) => {
+            let details = format!(
+                "This version of Sails is not compatible with the socket.io/sails.io.js client SDK version you are using ({}). Please see https://sailsjs.com/documentation/upgrading/to-v-0-11 for more information-- then please continue upgrading all the way to the installed version of Sails.",
+                sctx.0.sdk_version
+            );
+            return respond_with_parse_error(&s, ack, &details).await;
+        }
+    }
+
+    let res = match build_request(&s, &sctx, &verb, &url, &msg) {
+        Some(req) => {
+            let Some(router) = ctx.router.get().cloned() else {
+                return;
+            };
+            match AssertUnwindSafe(router.oneshot(req)).catch_unwind().await {
+                Ok(Ok(res)) => res,
+                Ok(Err(never)) => match never {},
+                Err(_) => ServerError("The action panicked".into()).into_response(),
+            }
+        }
+        // Relative or unparsable URLs match no route.
+        None => not_found(),
+    };
+    let (jwr, set_cookies) = response_to_jwr(res, &ctx.config).await;
+    if let Some(first) = set_cookies.first() {
+        if let Ok(mut c) = sctx.0.cookie.lock() {
+            if c.is_none() {
+                *c = Some(first.clone());
+            }
+        }
+    }
+    if let Some(ack) = ack {
+        if let Err(e) = ack.send(&jwr) {
+            tracing::debug!("could not send ack: {e}");
+        }
+    }
+}
+
+fn build_request(s: &SocketRef, sctx: &SocketCtx, verb: &str, url: &str, msg: &Value) -> Option<Request<Body>> {
+    let uri = parse_uri(url)?;
+    let is_head = verb == "head";
+    let method = if is_head {
+        http::Method::GET
+    } else {
+        http::Method::from_bytes(verb.to_ascii_uppercase().as_bytes()).ok()?
+    };
+    let mut req = Request::builder().method(method).uri(uri).body(Body::empty()).ok()?;
+    let h = req.headers_mut();
+    if let Some(Value::Object(given)) = msg.get("headers") {
+        for (k, v) in given {
+            let (Ok(name), Some(text)) =
+                (HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()), header_value_text(v))
+            else {
+                continue;
+            };
+            if let Ok(val) = HeaderValue::from_str(&text) {
+                h.insert(name, val);
+            }
+        }
+    }
+    // `_.defaults({cookie: handshake cookie, nosession: …}, msg.headers)`: handshake values win.
+    if let Some(cookie) = sctx.0.cookie.lock().ok().and_then(|c| c.clone()) {
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            h.insert(header::COOKIE, v);
+        }
+    }
+    if sctx.0.nosession_header {
+        h.insert("nosession", HeaderValue::from_static("true"));
+    }
+    // origin is always the handshake's
+    h.remove(header::ORIGIN);
+    if let Some(o) = &sctx.0.origin {
+        h.insert(header::ORIGIN, o.clone());
+    }
+    let data = msg.get("data").cloned().unwrap_or(Value::Null);
+    let body = if data.is_array() {
+        data
+    } else {
+        let mut out = Map::new();
+        if let Some(p) = msg.get("params").filter(|p| truthy(p)) {
+            spread_into(&mut out, p);
+        }
+        if truthy(&data) {
+            spread_into(&mut out, &data);
+        }
+        Value::Object(out)
+    };
+    let ext = req.extensions_mut();
+    ext.insert(SocketRequest { socket: s.clone() });
+    ext.insert(VirtualBody(body));
+    ext.insert(VirtualUrl(url.to_owned()));
+    if is_head {
+        ext.insert(VirtualHead);
+    }
+    Some(req)
+}
