@@ -45,6 +45,10 @@ function parsePort() {
 }
 
 var wantedPort = parsePort();
+
+// `.sailsrc` is only read by the `sails` CLI, not by a programmatic lift:
+// apply it here so both ways of starting the app agree (hooks off: grunt, views, i18n).
+var sailsrc = JSON.parse(require('fs').readFileSync(require('path').join(__dirname, '.sailsrc'), 'utf8'));
 var Sails = require('sails').constructor;
 var sails = new Sails();
 
@@ -68,6 +72,7 @@ sails.lift({
   // which runs after configuration and before the HTTP server starts.
   port: wantedPort || 1337,
   explicitHost: '127.0.0.1',
+  hooks: sailsrc.hooks,
   bootstrap: function (done) {
     sails.config.port = wantedPort;
     return done();
@@ -83,6 +88,7 @@ sails.lift({
     process.exit(1);
   }
   var address = sails.hooks.http.server.address();
+  sails.log.verbose('hooks loaded: ' + Object.keys(sails.hooks).sort().join(', '));
   process.stdout.write('listening on http://127.0.0.1:' + address.port + '\n');
 });
 
