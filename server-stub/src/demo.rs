@@ -88,12 +88,14 @@ async fn echo(req: SailsReq) -> Response {
 
 async fn status(req: SailsReq) -> Result<Response, ServerError> {
     let code = req.params.iter().find(|(k, _)| k == "code").map(|(_, v)| v.clone()).unwrap_or_default();
-    let n: u16 = code
+    // `parseInt(req.param('code'), 10)`
+    let digits: String = code.chars().take_while(char::is_ascii_digit).collect();
+    let n: u16 = digits
         .parse()
         .ok()
         .filter(|n| (100..=999).contains(n))
         .ok_or_else(|| ServerError(format!("Invalid status code: {code}")))?;
-    Ok(Res::new().status(n).json(&json!({ "code": code })))
+    Ok(Res::new().status(n).json(&json!({ "code": n })))
 }
 
 async fn text() -> Response {
@@ -230,10 +232,33 @@ async fn pet_find(Extension(pets): Extension<Pets>, Extension(sockets): Extensio
     let skip = num("skip").unwrap_or(0) as usize;
     let filters: Vec<(&String, &Value)> =
         params.iter().filter(|(k, _)| ATTRS.contains(&k.as_str()) || k.as_str() == "id").collect();
+    // `sort=<attr> ASC|DESC`
+    let sort = params.get("sort").and_then(Value::as_str).map(|s| {
+        let mut it = s.split_whitespace();
+        let attr = it.next().unwrap_or("id").to_owned();
+        let desc = it.next().is_some_and(|d| d.eq_ignore_ascii_case("desc"));
+        (attr, desc)
+    });
     let found: Vec<Value> = {
         let db = pets.lock().expect("pet table lock");
-        db.rows
-            .iter()
+        let mut rows: Vec<&Map<String, Value>> = db.rows.iter().collect();
+        if let Some((attr, desc)) = &sort {
+            rows.sort_by(|a, b| {
+                let key = |r: &Map<String, Value>| r.get(attr).cloned().unwrap_or(Value::Null);
+                let ord = match (key(a), key(b)) {
+                    (Value::Number(x), Value::Number(y)) => {
+                        x.as_f64().partial_cmp(&y.as_f64()).unwrap_or(std::cmp::Ordering::Equal)
+                    }
+                    (x, y) => x.to_string().cmp(&y.to_string()),
+                };
+                if *desc {
+                    ord.reverse()
+                } else {
+                    ord
+                }
+            });
+        }
+        rows.into_iter()
             .filter(|r| {
                 filters.iter().all(|(k, v)| match (r.get(*k), v) {
                     (Some(a), Value::String(s)) => a == *v || a.as_u64().map(|n| n.to_string()).as_deref() == Some(s),
@@ -243,7 +268,7 @@ async fn pet_find(Extension(pets): Extension<Pets>, Extension(sockets): Extensio
             })
             .skip(skip)
             .take(limit)
-            .map(|r| Value::Object(r.clone()))
+            .map(|r| Value::Object((*r).clone()))
             .collect()
     };
     if let Some(sock) = &req.socket {

@@ -61,6 +61,38 @@ async fn catch_panic(req: Request, next: Next) -> Response {
     }
 }
 
+/// Express-router behaviour around axum's: non-strict trailing slash (`/echo/` matches `/echo`), an
+/// unmatched method falls through to `404 Not Found`, and `OPTIONS` on a route without an `OPTIONS`
+/// handler gets the automatic `200` with `Allow`.
+async fn sails_routing(mut req: Request, next: Next) -> Response {
+    if req.extensions().get::<res::VirtualUrl>().is_none() {
+        let original = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+        req.extensions_mut().insert(res::VirtualUrl(original));
+    }
+    let path = req.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let pq = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_owned(),
+        };
+        if let Ok(uri) = pq.parse() {
+            *req.uri_mut() = uri;
+        }
+    }
+    let is_options = req.method() == http::Method::OPTIONS;
+    let res = next.run(req).await;
+    if res.status() != http::StatusCode::METHOD_NOT_ALLOWED {
+        return res;
+    }
+    if is_options {
+        let allow = res.headers().get(http::header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        return Res::new().set("Allow", &allow).send(allow);
+    }
+    res::not_found()
+}
+
 /// Builds a server from a [`Config`] and an app [`Router`].
 #[derive(Default)]
 pub struct Builder {
@@ -200,11 +232,11 @@ impl Builder {
         io.ns("/", vreq::on_connect);
         let sockets = Sockets::new(io.clone());
 
-        let app = self
-            .app
-            .unwrap_or_default()
-            .route("/__getcookie", get(getcookie))
-            .fallback(|| async { res::not_found() })
+        let routes =
+            self.app.unwrap_or_default().route("/__getcookie", get(getcookie)).fallback(|| async { res::not_found() });
+        let app = Router::new()
+            .fallback_service(routes)
+            .layer(middleware::from_fn(sails_routing))
             .layer(middleware::from_fn(catch_panic))
             .layer(middleware::from_fn_with_state(store.clone(), session::middleware))
             .layer(Extension(sockets.clone()));

@@ -233,6 +233,16 @@ pub fn parse_query(q: &str) -> Map<String, Value> {
     out
 }
 
+/// `url.parse(url).pathname || '/'`.
+fn url_path(url: &str) -> String {
+    let p = url.split(['?', '#']).next().unwrap_or("");
+    if p.is_empty() {
+        "/".into()
+    } else {
+        p.to_owned()
+    }
+}
+
 /// Everything Sails puts on `req`, for actions that want it in one extractor.
 #[derive(Clone, Debug)]
 pub struct SailsReq {
@@ -346,7 +356,7 @@ impl<S: Send + Sync> FromRequest<S> for SailsReq {
         };
         Ok(SailsReq {
             method: method.as_str().to_owned(),
-            path: parts.uri.path().to_owned(),
+            path: url_path(&url),
             query: parts.uri.query().map(parse_query).unwrap_or_default(),
             url,
             body,

@@ -158,7 +158,9 @@ pub async fn response_to_jwr(res: Response, config: &Config) -> (Jwr, Vec<String
         }
     }
 
-    let body = if bytes.is_empty() && ct.is_empty() {
+    // Express' `res.send` drops the body of a 204 or 304.
+    let no_body_status = matches!(parts.status.as_u16(), 204 | 304);
+    let body = if no_body_status || (bytes.is_empty() && ct.is_empty()) {
         None
     } else if ct.starts_with("application/json") {
         match serde_json::from_slice::<Value>(&bytes) {
