@@ -9,10 +9,10 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy (all targets, warnings are errors)"
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "cargo test (workspace, incl. doc tests)"
-cargo test --workspace
+cargo test --workspace --all-features
 
 step "the core compiles for the browser (wasm32-unknown-unknown)"
 cargo check -p sails-io --target wasm32-unknown-unknown

@@ -10,11 +10,21 @@
 //!   pure functions with no I/O;
 //! - [`connection`]: [`Connection`](connection::Connection), the sans-IO state machine of one socket
 //!   (handshakes, heartbeats, the request queue, the ack table, deadlines, reconnection), driven with
-//!   frames and time passed in, so it runs the same natively and in the browser.
+//!   frames and time passed in, so it runs the same natively and in the browser;
+//! - [`SailsSocket`] (native targets): the async client, a tokio task driving a `Connection` over
+//!   tokio-tungstenite (rustls for `wss://`), with a cookie jar shared with reqwest.
 
 pub mod connection;
 mod error;
 pub mod protocol;
+
+// The one place that decides native vs wasm: the browser build uses the `sails-io-wasm` crate instead.
+#[cfg(not(target_arch = "wasm32"))]
+mod native;
+#[cfg(not(target_arch = "wasm32"))]
+pub use native::{
+    EventStream, ListenerId, ModelEvent, SailsSocket, SailsSocketBuilder, ServerEvent, SocketEvent, Transport,
+};
 
 pub use connection::{Config, Connection, DisconnectReason, Event, Reconnection, RequestId, Transmit};
 pub use error::{Error, ProtocolError};

@@ -1,0 +1,266 @@
+//! `sails-io`: curl for Sails sockets.
+//!
+//! ```text
+//! sails-io request GET http://127.0.0.1:1337/hello
+//! sails-io request POST http://127.0.0.1:1337/echo?x=1 --data '{"a":1}' -H 'x-test: yes'
+//! sails-io listen http://127.0.0.1:1337 --event said --request 'POST /rooms/lobby/join' --count 1
+//! ```
+//! `request` prints the JWR as one JSON line and exits 0 whenever a response arrived, whatever its
+//! status; `listen` prints one JSON line per matching event. Failures go to stderr with exit code 1
+//! (2 for bad arguments). `-v` logs every frame.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use futures_util::StreamExt;
+use sails_io::{EioVersion, Error, Method, Request, SailsSocket, SailsSocketBuilder, SocketEvent};
+use serde_json::{json, Value};
+use url::Url;
+
+#[derive(Parser)]
+#[command(
+    name = "sails-io",
+    version,
+    about = "curl for Sails sockets: virtual requests and server events over Socket.IO"
+)]
+struct Cli {
+    /// Log every frame and connection step to stderr.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct Connection {
+    /// Engine.IO version: 3 (what sails.io.js speaks) or 4.
+    #[arg(long, default_value = "3", value_parser = ["3", "4"])]
+    eio: String,
+    /// A Cookie header for the WebSocket handshake (e.g. `sails.sid=s%3A…`).
+    #[arg(long)]
+    cookie: Option<String>,
+    /// GET /__getcookie first and use the session cookie it sets.
+    #[arg(long)]
+    getcookie: bool,
+    /// Seconds to wait for the connection and for each response.
+    #[arg(long, default_value_t = 10.0)]
+    timeout: f64,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sends one virtual request and prints the JWR as one JSON line.
+    Request {
+        /// get, post, put, patch, delete, options or head (any case).
+        method: String,
+        /// The full URL, e.g. http://127.0.0.1:1337/echo?x=1 (the server part and the path are split as curl does).
+        url: String,
+        /// The JSON body (an object or an array).
+        #[arg(long)]
+        data: Option<String>,
+        /// A request header, `Name: value` (repeatable).
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Connects, performs the given requests in order, then prints matching server events as JSON lines.
+    Listen {
+        /// The server URL, e.g. http://127.0.0.1:1337.
+        url: String,
+        /// An event name to print (repeatable).
+        #[arg(long = "event", required = true)]
+        events: Vec<String>,
+        /// A request to make after connecting: 'METHOD PATH [JSON]' (repeatable).
+        #[arg(long = "request")]
+        requests: Vec<String>,
+        /// Stop after this many events.
+        #[arg(long)]
+        count: Option<usize>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+}
+
+/// A failure with its exit code.
+struct Failure(u8, String);
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure(1, e.to_string())
+    }
+}
+
+fn usage(msg: impl Into<String>) -> Failure {
+    Failure(2, msg.into())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.verbose {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("sails_io=debug"))
+            .init();
+    }
+    let result = match cli.command {
+        Command::Request { method, url, data, headers, connection } => {
+            request(&method, &url, data.as_deref(), &headers, &connection).await
+        }
+        Command::Listen { url, events, requests, count, connection } => {
+            listen(&url, &events, &requests, count, &connection).await
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(code, message)) => {
+            eprintln!("sails-io: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Splits `http://host:port/path?query` into the server URL and the request path with its query.
+fn split_url(url: &str) -> Result<(String, String), Failure> {
+    let parsed = Url::parse(url).map_err(|e| usage(format!("invalid URL {url:?}: {e}")))?;
+    let mut server = parsed.clone();
+    server.set_path("/");
+    server.set_query(None);
+    server.set_fragment(None);
+    let mut path = parsed.path().to_owned();
+    if let Some(q) = parsed.query() {
+        path.push('?');
+        path.push_str(q);
+    }
+    Ok((server.as_str().trim_end_matches('/').to_owned(), path))
+}
+
+fn builder(server: &str, c: &Connection) -> Result<SailsSocketBuilder, Failure> {
+    if !c.timeout.is_finite() || c.timeout <= 0.0 {
+        return Err(usage("--timeout must be a positive number of seconds"));
+    }
+    let timeout = Duration::from_secs_f64(c.timeout);
+    let eio = if c.eio == "4" { EioVersion::V4 } else { EioVersion::V3 };
+    let mut b = SailsSocket::builder(server).protocol(eio).timeout(timeout).request_timeout(Some(timeout));
+    if let Some(cookie) = &c.cookie {
+        b = b.initial_connection_header("cookie", cookie.clone());
+    }
+    if c.getcookie {
+        b = b.get_cookie(true);
+    }
+    Ok(b)
+}
+
+fn parse_data(data: Option<&str>) -> Result<Value, Failure> {
+    match data {
+        None => Ok(json!({})),
+        Some(text) => serde_json::from_str(text).map_err(|e| usage(format!("--data is not valid JSON: {e}"))),
+    }
+}
+
+async fn request(
+    method: &str,
+    url: &str,
+    data: Option<&str>,
+    headers: &[String],
+    c: &Connection,
+) -> Result<(), Failure> {
+    let method: Method = method.parse().map_err(|e: Error| usage(e.to_string()))?;
+    let (server, path) = split_url(url)?;
+    let mut req = Request::new(method, path).data(parse_data(data)?);
+    for h in headers {
+        let (name, value) = h.split_once(':').ok_or_else(|| usage(format!("header {h:?} is not `Name: value`")))?;
+        req = req.header(name.trim(), value.trim());
+    }
+    req.validate().map_err(|e| usage(e.to_string()))?;
+    let socket = builder(&server, c)?.connect().await?;
+    let jwr = socket.request(req).await?;
+    println!("{}", jwr.to_json());
+    let _ = socket.disconnect().await;
+    Ok(())
+}
+
+fn parse_request_spec(spec: &str) -> Result<Request, Failure> {
+    let spec = spec.trim();
+    let (method, rest) = spec.split_once(char::is_whitespace).unwrap_or((spec, ""));
+    let rest = rest.trim_start();
+    let (path, json) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    if path.is_empty() {
+        return Err(usage(format!("--request {spec:?} must be 'METHOD PATH [JSON]'")));
+    }
+    let method: Method = method.parse().map_err(|e: Error| usage(e.to_string()))?;
+    let json = json.trim();
+    let req = Request::new(method, path).data(parse_data((!json.is_empty()).then_some(json))?);
+    req.validate().map_err(|e| usage(e.to_string()))?;
+    Ok(req)
+}
+
+async fn listen(
+    url: &str,
+    names: &[String],
+    specs: &[String],
+    count: Option<usize>,
+    c: &Connection,
+) -> Result<(), Failure> {
+    let requests = specs.iter().map(|s| parse_request_spec(s)).collect::<Result<Vec<_>, _>>()?;
+    let (server, _) = split_url(url)?;
+    let socket = builder(&server, c)?.build()?;
+    let mut events = socket.events();
+    socket.connect().await?;
+    for req in requests {
+        let jwr = socket.request(req).await?;
+        tracing::debug!("request answered: {}", jwr.to_json());
+        if jwr.is_error() {
+            eprintln!("sails-io: warning: request answered {}", jwr.to_json());
+        }
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(c.timeout);
+    let mut printed = 0usize;
+    while count.is_none_or(|n| printed < n) {
+        let event = match tokio::time::timeout_at(deadline, events.next()).await {
+            Err(_) => break, // the timeout: done
+            Ok(None) => return Err(Failure(1, "the socket closed".into())),
+            Ok(Some(e)) => e,
+        };
+        match event {
+            SocketEvent::Server(e) if names.iter().any(|n| n == &e.name) => {
+                println!("{}", json!({"event": e.name, "data": e.json_value()}));
+                printed += 1;
+            }
+            SocketEvent::Disconnected { reason } => {
+                return Err(Failure(1, format!("disconnected: {reason}")));
+            }
+            _ => {}
+        }
+    }
+    let _ = socket.disconnect().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_urls_like_curl() {
+        let (server, path) = split_url("http://127.0.0.1:1337/echo?x=1&y=2").ok().unwrap();
+        assert_eq!((server.as_str(), path.as_str()), ("http://127.0.0.1:1337", "/echo?x=1&y=2"));
+        let (server, path) = split_url("https://example.com").ok().unwrap();
+        assert_eq!((server.as_str(), path.as_str()), ("https://example.com", "/"));
+        assert!(split_url("nope").is_err());
+    }
+
+    #[test]
+    fn parses_request_specs() {
+        let r = parse_request_spec("post /rooms/a/say {\"text\": \"hi there\"}").ok().unwrap();
+        assert_eq!(r.method, Method::Post);
+        assert_eq!(r.url, "/rooms/a/say");
+        assert_eq!(r.data, json!({"text": "hi there"}));
+        assert_eq!(parse_request_spec("GET /x").ok().unwrap().data, json!({}));
+        assert!(parse_request_spec("GET").is_err());
+        assert!(parse_request_spec("TRACE /x").is_err());
+        assert!(parse_request_spec("POST /x 5").is_err(), "data must be an object or array");
+    }
+}

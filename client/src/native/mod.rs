@@ -1,0 +1,9 @@
+//! The tokio driver: [`SailsSocket`] moves frames between a WebSocket (tokio-tungstenite, rustls) and the
+//! sans-IO [`Connection`](crate::Connection), and timers between tokio and the connection's deadlines.
+
+mod driver;
+mod events;
+mod socket;
+
+pub use events::{ModelEvent, ServerEvent, SocketEvent};
+pub use socket::{EventStream, ListenerId, SailsSocket, SailsSocketBuilder, Transport};

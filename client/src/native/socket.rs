@@ -1,0 +1,520 @@
+//! [`SailsSocket`]: the async, cloneable handle Rust programs use, and its builder.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use futures_util::Stream;
+use http::header::{HeaderName, HeaderValue};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use url::Url;
+use web_time::Duration;
+
+use super::driver::{Command, Driver, TransportOptions};
+use super::events::SocketEvent;
+use crate::connection::{Config, Connection, Reconnection};
+use crate::error::Error;
+use crate::protocol::engine_io::EioVersion;
+use crate::protocol::payload::Payload;
+use crate::protocol::sails::{handshake_url, Jwr, Method, Request, SdkInfo};
+
+/// Identifies a handler registered with [`SailsSocket::on`], for [`SailsSocket::off`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListenerId(u64);
+
+type Handler = Arc<dyn Fn(&SocketEvent) + Send + Sync>;
+
+#[derive(Default)]
+struct Listeners {
+    next: u64,
+    by_name: HashMap<String, Vec<(ListenerId, Handler)>>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Status {
+    connected: bool,
+    connecting: bool,
+    sid: Option<String>,
+}
+
+/// State shared between the handles and the driver task.
+#[derive(Default)]
+pub(crate) struct Shared {
+    listeners: Mutex<Listeners>,
+    streams: Mutex<Vec<mpsc::UnboundedSender<SocketEvent>>>,
+    status: Mutex<Status>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn update_status(&self, conn: &Connection) {
+        *lock(&self.status) = Status {
+            connected: conn.is_connected(),
+            connecting: conn.is_connecting() || conn.is_reconnect_pending(),
+            sid: conn.socket_id().map(str::to_owned),
+        };
+    }
+
+    /// Calls the handlers for the event's name (outside the lock, so handlers may add or remove
+    /// handlers) and feeds every open stream.
+    pub(crate) fn emit(&self, event: &SocketEvent) {
+        let handlers: Vec<Handler> = lock(&self.listeners)
+            .by_name
+            .get(event.name())
+            .map(|hs| hs.iter().map(|(_, h)| h.clone()).collect())
+            .unwrap_or_default();
+        for handler in handlers {
+            handler(event);
+        }
+        lock(&self.streams).retain(|tx| tx.send(event.clone()).is_ok());
+    }
+}
+
+/// The last handle going away closes the connection and ends the driver task.
+struct Handle {
+    commands: mpsc::UnboundedSender<Command>,
+    shared: Arc<Shared>,
+}
+
+/// A connection to a Sails server: virtual requests, server events, reconnection.
+///
+/// Cheap to clone (`Clone + Send + Sync`); every clone drives the same connection, and many requests may
+/// be in flight at once. When the last clone is dropped the socket disconnects and its task ends.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), sails_io::Error> {
+/// use sails_io::SailsSocket;
+/// use serde_json::json;
+///
+/// let socket = SailsSocket::builder("http://127.0.0.1:1337").connect().await?;
+/// let hello = socket.get("/hello").await?;
+/// assert_eq!(hello.status_code, 200);
+/// let created = socket.post("/pet", &json!({"name": "Rex"})).await?.error_for_status()?;
+/// socket.on("pet", |event| println!("pubsub: {:?}", event.as_server().map(|e| e.json_value())));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SailsSocket {
+    handle: Arc<Handle>,
+}
+
+impl std::fmt::Debug for SailsSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = lock(&self.handle.shared.status).clone();
+        f.debug_struct("SailsSocket").field("connected", &status.connected).field("sid", &status.sid).finish()
+    }
+}
+
+impl SailsSocket {
+    /// Starts configuring a socket for the server at `url` (`http://host:port`, `https://…`, `ws://…`).
+    pub fn builder(url: impl AsRef<str>) -> SailsSocketBuilder {
+        SailsSocketBuilder::new(url.as_ref())
+    }
+
+    /// Connects with the default settings (EIO 3, as sails.io.js).
+    pub async fn connect_to(url: impl AsRef<str>) -> Result<SailsSocket, Error> {
+        SailsSocket::builder(url).connect().await
+    }
+
+    /// Connects (or reconnects after a disconnect); resolves once the Socket.IO connection is up. Already
+    /// connected: returns at once. A failed attempt returns its error and does not retry.
+    pub async fn connect(&self) -> Result<(), Error> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Connect(tx))?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Drops the current connection (if any) and connects again with a new session.
+    pub async fn reconnect(&self) -> Result<(), Error> {
+        self.disconnect().await?;
+        self.connect().await
+    }
+
+    /// Sends the Socket.IO disconnect, closes the transport and stops reconnecting. Requests in flight or
+    /// queued end with [`Error::Disconnected`].
+    pub async fn disconnect(&self) -> Result<(), Error> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Disconnect(tx))?;
+        rx.await.map_err(|_| Error::Closed)
+    }
+
+    /// True while connected at the Socket.IO level.
+    pub fn is_connected(&self) -> bool {
+        lock(&self.handle.shared.status).connected
+    }
+
+    /// True while a connection attempt (or an automatic reconnection) is under way.
+    pub fn is_connecting(&self) -> bool {
+        lock(&self.handle.shared.status).connecting
+    }
+
+    /// The socket id as the server sees it (`sails.sockets.getId(req)`), while connected.
+    pub fn id(&self) -> Option<String> {
+        lock(&self.handle.shared.status).sid.clone()
+    }
+
+    /// Sends a virtual request and waits for its response. Requests made while not connected are queued
+    /// and sent in order after the connection comes up.
+    pub async fn request(&self, request: Request) -> Result<Jwr, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Request(request, tx))?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// `GET url`.
+    pub async fn get(&self, url: &str) -> Result<Jwr, Error> {
+        self.request(Request::new(Method::Get, url)).await
+    }
+
+    /// `POST url` with a JSON body.
+    pub async fn post<B: Serialize + ?Sized>(&self, url: &str, body: &B) -> Result<Jwr, Error> {
+        self.request(Request::new(Method::Post, url).data(to_json(body)?)).await
+    }
+
+    /// `PUT url` with a JSON body.
+    pub async fn put<B: Serialize + ?Sized>(&self, url: &str, body: &B) -> Result<Jwr, Error> {
+        self.request(Request::new(Method::Put, url).data(to_json(body)?)).await
+    }
+
+    /// `PATCH url` with a JSON body.
+    pub async fn patch<B: Serialize + ?Sized>(&self, url: &str, body: &B) -> Result<Jwr, Error> {
+        self.request(Request::new(Method::Patch, url).data(to_json(body)?)).await
+    }
+
+    /// `DELETE url`.
+    pub async fn delete(&self, url: &str) -> Result<Jwr, Error> {
+        self.request(Request::new(Method::Delete, url)).await
+    }
+
+    /// `HEAD url`.
+    pub async fn head(&self, url: &str) -> Result<Jwr, Error> {
+        self.request(Request::new(Method::Head, url)).await
+    }
+
+    /// `OPTIONS url`.
+    pub async fn options(&self, url: &str) -> Result<Jwr, Error> {
+        self.request(Request::new(Method::Options, url)).await
+    }
+
+    /// Emits a custom Socket.IO event (not a Sails request). Errors when not connected.
+    pub async fn emit(&self, event: &str, args: Vec<Payload>) -> Result<(), Error> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Emit(event.to_owned(), args, tx))?;
+        if rx.await.map_err(|_| Error::Closed)? {
+            Ok(())
+        } else {
+            Err(Error::Disconnected)
+        }
+    }
+
+    /// Calls `handler` for every event named `name`: a server event name (`message`, `pet`,
+    /// `sails:parseError`, …) or a lifecycle name (`connect`, `disconnect`, `connect_error`,
+    /// `reconnecting`, `reconnect`, `reconnect_failed`). Handlers run on the socket's task: keep them
+    /// short, and use [`events`](Self::events) for async work. A handler that captures a clone of this
+    /// socket keeps the connection alive until [`off`](Self::off).
+    pub fn on(&self, name: &str, handler: impl Fn(&SocketEvent) + Send + Sync + 'static) -> ListenerId {
+        let mut listeners = lock(&self.handle.shared.listeners);
+        let id = ListenerId(listeners.next);
+        listeners.next += 1;
+        listeners.by_name.entry(name.to_owned()).or_default().push((id, Arc::new(handler)));
+        id
+    }
+
+    /// Like [`on`](Self::on) for server events, with the first argument deserialized as `T`; events whose
+    /// data does not deserialize are passed to `handler` as the error.
+    pub fn on_json<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        handler: impl Fn(Result<T, Error>) + Send + Sync + 'static,
+    ) -> ListenerId {
+        self.on(name, move |event| {
+            if let Some(server) = event.as_server() {
+                handler(server.json::<T>());
+            }
+        })
+    }
+
+    /// Removes a handler; true if it was registered.
+    pub fn off(&self, id: ListenerId) -> bool {
+        let mut listeners = lock(&self.handle.shared.listeners);
+        let mut found = false;
+        for handlers in listeners.by_name.values_mut() {
+            let before = handlers.len();
+            handlers.retain(|(h, _)| *h != id);
+            found |= handlers.len() != before;
+        }
+        listeners.by_name.retain(|_, hs| !hs.is_empty());
+        found
+    }
+
+    /// Removes every handler of `name`.
+    pub fn off_all(&self, name: &str) {
+        lock(&self.handle.shared.listeners).by_name.remove(name);
+    }
+
+    /// A stream of every event from now on (lifecycle and server events); nothing is dropped, so keep
+    /// polling it or drop it.
+    pub fn events(&self) -> EventStream {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.handle.shared.streams).push(tx);
+        EventStream { rx }
+    }
+
+    fn send(&self, command: Command) -> Result<(), Error> {
+        self.handle.commands.send(command).map_err(|_| Error::Closed)
+    }
+}
+
+fn to_json<B: Serialize + ?Sized>(body: &B) -> Result<Value, Error> {
+    serde_json::to_value(body).map_err(|e| Error::InvalidRequest(format!("body does not serialize to JSON: {e}")))
+}
+
+/// The stream returned by [`SailsSocket::events`]. Ends when the socket's task ends.
+#[derive(Debug)]
+pub struct EventStream {
+    rx: mpsc::UnboundedReceiver<SocketEvent>,
+}
+
+impl Stream for EventStream {
+    type Item = SocketEvent;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SocketEvent>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// The transports sails.io.js knows. Only WebSocket is implemented here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// WebSocket (Sails' default and only transport unless configured otherwise).
+    Websocket,
+    /// HTTP long-polling: the codec supports it, the driver does not yet ([`Error::InvalidRequest`]).
+    Polling,
+}
+
+/// Configures a [`SailsSocket`]. Every option of sails.io.js is here, plus protocol choice, request
+/// timeouts, TLS (rustls) and a cookie jar shared with reqwest.
+#[derive(Debug, Clone)]
+pub struct SailsSocketBuilder {
+    url: String,
+    path: String,
+    query: Option<String>,
+    headers: Vec<(String, String)>,
+    initial_headers: Vec<(String, String)>,
+    transports: Vec<Transport>,
+    eio: EioVersion,
+    reconnection: Reconnection,
+    connect_timeout: Duration,
+    request_timeout: Option<Duration>,
+    jar: Option<Arc<reqwest::cookie::Jar>>,
+    getcookie: Option<String>,
+    sdk: SdkInfo,
+    auth: Option<Value>,
+    max_message_size: usize,
+    rng_seed: Option<u64>,
+}
+
+impl SailsSocketBuilder {
+    fn new(url: &str) -> Self {
+        SailsSocketBuilder {
+            url: url.to_owned(),
+            path: "/socket.io".into(),
+            query: None,
+            headers: Vec::new(),
+            initial_headers: Vec::new(),
+            transports: vec![Transport::Websocket],
+            eio: EioVersion::V3,
+            reconnection: Reconnection::default(),
+            connect_timeout: Duration::from_secs(20),
+            request_timeout: Some(Duration::from_secs(30)),
+            jar: None,
+            getcookie: None,
+            sdk: SdkInfo::rust("native"),
+            auth: None,
+            max_message_size: 100_000_000,
+            rng_seed: None,
+        }
+    }
+
+    /// The engine path (`/socket.io`, as `sails.config.sockets.path`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// Extra handshake query, e.g. `nosession=true` (sent before the SDK parameters).
+    pub fn query(mut self, query: impl Into<String>) -> Self {
+        self.query = Some(query.into());
+        self
+    }
+
+    /// A header added to every request that does not set it (sails.io.js `headers`).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// A header sent on the WebSocket handshake (sails.io.js `initialConnectionHeaders`), e.g. `cookie`.
+    pub fn initial_connection_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.initial_headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The transports to use (sails.io.js `transports`); only [`Transport::Websocket`] is implemented.
+    pub fn transports(mut self, transports: &[Transport]) -> Self {
+        self.transports = transports.to_vec();
+        self
+    }
+
+    /// The protocol generation: [`EioVersion::V3`] (default, what sails.io.js speaks) or
+    /// [`EioVersion::V4`].
+    pub fn protocol(mut self, eio: EioVersion) -> Self {
+        self.eio = eio;
+        self
+    }
+
+    /// Turns automatic reconnection on or off (off by default, as in sails.io.js).
+    pub fn reconnection(mut self, enabled: bool) -> Self {
+        self.reconnection.enabled = enabled;
+        self
+    }
+
+    /// The whole reconnection policy (attempts, delay, delay_max, randomization).
+    pub fn reconnection_policy(mut self, policy: Reconnection) -> Self {
+        self.reconnection = policy;
+        self
+    }
+
+    /// Seeds the reconnection jitter (for reproducible tests).
+    pub fn reconnection_seed(mut self, seed: u64) -> Self {
+        self.rng_seed = Some(seed);
+        self
+    }
+
+    /// How long a connection attempt may take (20 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The default deadline of every request (30 s); `None` lets requests wait as long as the connection
+    /// lives, as sails.io.js does.
+    pub fn request_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Shares cookies with reqwest: a session cookie from an HTTP login goes on the WebSocket handshake,
+    /// and `/__getcookie` stores its cookie here.
+    pub fn cookie_jar(mut self, jar: Arc<reqwest::cookie::Jar>) -> Self {
+        self.jar = Some(jar);
+        self
+    }
+
+    /// GETs `/__getcookie` before each connection to obtain the session cookie (as sails.io.js does
+    /// cross-origin).
+    pub fn get_cookie(mut self, enabled: bool) -> Self {
+        self.getcookie = enabled.then(|| "/__getcookie".to_owned());
+        self
+    }
+
+    /// Like [`get_cookie`](Self::get_cookie) with a custom route (sails.io.js `useCORSRouteToGetCookie`).
+    pub fn get_cookie_path(mut self, path: impl Into<String>) -> Self {
+        self.getcookie = Some(path.into());
+        self
+    }
+
+    /// What the handshake query says about the client (default: version 1.2.1, platform `native`,
+    /// language `rust`).
+    pub fn sdk(mut self, sdk: SdkInfo) -> Self {
+        self.sdk = sdk;
+        self
+    }
+
+    /// The auth object of the EIO 4 CONNECT packet.
+    pub fn auth(mut self, auth: Value) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// Largest incoming message in bytes (100 MB, as Sails' `maxHttpBufferSize`).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Builds the socket without connecting: requests queue until [`SailsSocket::connect`]. Needs a tokio
+    /// runtime.
+    pub fn build(self) -> Result<SailsSocket, Error> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::Transport("a SailsSocket needs a tokio runtime".into()))?;
+        if self.transports.contains(&Transport::Polling) && !self.transports.contains(&Transport::Websocket) {
+            return Err(Error::InvalidRequest("the long-polling transport is not implemented; use websocket".into()));
+        }
+        let base =
+            Url::parse(&self.url).map_err(|e| Error::InvalidRequest(format!("invalid URL {:?}: {e}", self.url)))?;
+        let handshake = handshake_url(&base, &self.path, self.query.as_deref(), &self.sdk, self.eio)?;
+        let mut http_url = base.clone();
+        let http_scheme = if matches!(base.scheme(), "https" | "wss") { "https" } else { "http" };
+        http_url
+            .set_scheme(http_scheme)
+            .map_err(|()| Error::InvalidRequest(format!("cannot derive an HTTP URL from {base}")))?;
+        let initial_headers = self
+            .initial_headers
+            .iter()
+            .map(|(k, v)| {
+                let name = HeaderName::from_bytes(k.as_bytes())
+                    .map_err(|e| Error::InvalidRequest(format!("invalid header name {k:?}: {e}")))?;
+                let value = HeaderValue::from_str(v)
+                    .map_err(|e| Error::InvalidRequest(format!("invalid value for header {k:?}: {e}")))?;
+                Ok((name, value))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut config = Config {
+            eio: self.eio,
+            reconnection: self.reconnection,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            headers: self.headers,
+            auth: self.auth,
+            ..Config::default()
+        };
+        if let Some(seed) = self.rng_seed {
+            config.rng_seed = seed;
+        } else {
+            config.rng_seed = seed_from_time();
+        }
+        let options = TransportOptions {
+            handshake_url: handshake,
+            http_url,
+            initial_headers,
+            jar: self.jar,
+            getcookie: self.getcookie,
+            max_message_size: self.max_message_size,
+            getcookie_timeout: self.connect_timeout,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared::default());
+        let driver = Driver::new(Connection::new(config), rx, tx.downgrade(), shared.clone(), Arc::new(options));
+        runtime.spawn(driver.run());
+        Ok(SailsSocket { handle: Arc::new(Handle { commands: tx, shared }) })
+    }
+
+    /// Builds the socket and connects; resolves once the Socket.IO connection is up.
+    pub async fn connect(self) -> Result<SailsSocket, Error> {
+        let socket = self.build()?;
+        socket.connect().await?;
+        Ok(socket)
+    }
+}
+
+fn seed_from_time() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
