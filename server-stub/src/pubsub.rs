@@ -99,7 +99,7 @@ impl ModelPubSub {
         if let Some(p) = previous {
             msg.insert("previous".into(), p.clone());
         }
-        self.publish(&[id.clone()], &Value::Object(msg), omit).await;
+        self.publish(std::slice::from_ref(id), &Value::Object(msg), omit).await;
     }
 
     /// `_publishDestroy(id, req, {previous})`: `{"verb":"destroyed","id":id[,"previous":old]}`.
@@ -110,7 +110,7 @@ impl ModelPubSub {
         if let Some(p) = previous {
             msg.insert("previous".into(), p.clone());
         }
-        self.publish(&[id.clone()], &Value::Object(msg), omit).await;
+        self.publish(std::slice::from_ref(id), &Value::Object(msg), omit).await;
     }
 
     /// `_publishAdd(id, alias, addedId, req, {added})`:
@@ -131,7 +131,7 @@ impl ModelPubSub {
         if let Some(a) = added {
             msg.insert("added".into(), a.clone());
         }
-        self.publish(&[id.clone()], &Value::Object(msg), omit).await;
+        self.publish(std::slice::from_ref(id), &Value::Object(msg), omit).await;
     }
 
     /// `_publishRemove(id, alias, removedId, req)`:
@@ -142,6 +142,6 @@ impl ModelPubSub {
         msg.insert("verb".into(), "removedFrom".into());
         msg.insert("attribute".into(), attribute.into());
         msg.insert("removedId".into(), removed_id.clone());
-        self.publish(&[id.clone()], &Value::Object(msg), omit).await;
+        self.publish(std::slice::from_ref(id), &Value::Object(msg), omit).await;
     }
 }

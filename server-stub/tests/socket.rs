@@ -66,10 +66,8 @@ async fn hello_exact_jwr_both_protocols() {
 async fn echo_every_verb() {
     let server = start().await;
     let mut c = Client::connect(&server, "3").await;
-    let mut id = 0;
-    for verb in ["get", "post", "put", "patch", "delete", "options", "head"] {
-        let jwr = c.request(id, verb, "/echo?x=1&y[z]=2&list=a&list=b", json!({"d": "data", "n": 5})).await;
-        id += 1;
+    for (id, verb) in ["get", "post", "put", "patch", "delete", "options", "head"].into_iter().enumerate() {
+        let jwr = c.request(id as u64, verb, "/echo?x=1&y[z]=2&list=a&list=b", json!({"d": "data", "n": 5})).await;
         assert_eq!(jwr["statusCode"], 200, "{verb}");
         assert_eq!(jwr["headers"], json!({}), "{verb}");
         assert_eq!(
