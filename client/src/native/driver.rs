@@ -11,6 +11,7 @@ use reqwest::cookie::CookieStore;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -165,6 +166,13 @@ impl Driver {
             Some(Ok(Message::Binary(bytes))) => Frame::Binary(bytes.to_vec()),
             Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => return,
             Some(Ok(Message::Close(_))) | None => {
+                self.drop_transport();
+                return self.conn.transport_closed(None, now);
+            }
+            // A TCP close without a WebSocket close frame is what a crashed or restarting server does;
+            // engine.io-client reports it as "transport close", like a clean close.
+            Some(Err(tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)))
+            | Some(Err(tungstenite::Error::ConnectionClosed)) => {
                 self.drop_transport();
                 return self.conn.transport_closed(None, now);
             }
