@@ -23,7 +23,8 @@ pub mod protocol;
 mod native;
 #[cfg(not(target_arch = "wasm32"))]
 pub use native::{
-    EventStream, ListenerId, ModelEvent, SailsSocket, SailsSocketBuilder, ServerEvent, SocketEvent, Transport,
+    CookieJar, EventStream, ListenerId, ModelEvent, SailsSocket, SailsSocketBuilder, ServerEvent, SocketEvent,
+    Transport,
 };
 
 pub use connection::{Config, Connection, DisconnectReason, Event, Reconnection, RequestId, Transmit};

@@ -7,3 +7,7 @@ mod socket;
 
 pub use events::{ModelEvent, ServerEvent, SocketEvent};
 pub use socket::{EventStream, ListenerId, SailsSocket, SailsSocketBuilder, Transport};
+
+/// The cookie store [`SailsSocketBuilder::cookie_jar`] takes: reqwest's, so one jar can serve a
+/// `reqwest::Client` (e.g. an HTTP login) and the socket.
+pub use reqwest::cookie::Jar as CookieJar;
