@@ -112,9 +112,11 @@ async fn error() -> Result<Response, ServerError> {
 
 async fn login(req: SailsReq) -> Response {
     let user_id = req.param("userId").unwrap_or(Value::Null);
-    if let Some(s) = &req.session {
-        s.insert("userId", user_id.clone());
-    }
+    // `req.session.userId = …`: with `nosession` there is no `req.session` and the action throws.
+    let Some(session) = &req.session else {
+        return res::server_error("TypeError: Cannot set properties of undefined (setting 'userId')");
+    };
+    session.insert("userId", user_id.clone());
     res::ok(&json!({"ok": true, "userId": user_id}))
 }
 
@@ -195,7 +197,7 @@ fn usage_error(req: &SailsReq, code: &str, details: &str) -> Response {
         "code": code,
         "details": details,
         "message": format!(
-            "The server could not fulfill this request (`{} {}`) due to a problem with the parameters that were sent.  See the `details` for more info.  **The following additional tip will not be shown in production**:  Tip: Check your client-side code to make sure that the request data it sends matches the expectations of the corresponding attribues in your model.  Also check that your client-side code sends data for every required attribute.",
+            "The server could not fulfill this request (`{} {}`) due to a problem with the parameters that were sent.  See the `details` for more info.  **The following additional tip will not be shown in production**:  Tip: Check your client-side code to make sure that the request data it sends matches the expectations of the corresponding attributes in your model.  Also check that your client-side code sends data for every required attribute.",
             req.method, req.path
         ),
     }))

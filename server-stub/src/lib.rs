@@ -62,8 +62,9 @@ async fn catch_panic(req: Request, next: Next) -> Response {
 }
 
 /// Express-router behaviour around axum's: non-strict trailing slash (`/echo/` matches `/echo`), an
-/// unmatched method falls through to `404 Not Found`, and `OPTIONS` on a route without an `OPTIONS`
-/// handler gets the automatic `200` with `Allow`.
+/// unmatched method falls through to `404 Not Found`, and `OPTIONS` on any path without an `OPTIONS`
+/// handler (known route or not: Sails' catch-all routes match every path) gets the automatic `200` with
+/// `Allow` listing the CRUD verbs.
 async fn sails_routing(mut req: Request, next: Next) -> Response {
     if req.extensions().get::<res::VirtualUrl>().is_none() {
         let original = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
@@ -82,15 +83,34 @@ async fn sails_routing(mut req: Request, next: Next) -> Response {
         }
     }
     let is_options = req.method() == http::Method::OPTIONS;
-    let res = next.run(req).await;
-    if res.status() != http::StatusCode::METHOD_NOT_ALLOWED {
-        return res;
+    let is_socket = req.extensions().get::<SocketRequest>().is_some();
+    let mut res = next.run(req).await;
+    let unrouted = res.status() == http::StatusCode::METHOD_NOT_ALLOWED || res.extensions().get::<Unrouted>().is_some();
+    if is_options && unrouted {
+        return res::auto_options(is_socket);
     }
-    if is_options {
-        let allow = res.headers().get(http::header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        return Res::new().set("Allow", &allow).send(allow);
+    if res.status() == http::StatusCode::METHOD_NOT_ALLOWED {
+        return res::not_found();
     }
-    res::not_found()
+    // Express' `res.send` drops the body and the entity headers of a 204 or 304 over HTTP (a socket JWR
+    // keeps the body the action gave).
+    if !is_socket && matches!(res.status().as_u16(), 204 | 304) {
+        for h in [http::header::CONTENT_TYPE, http::header::CONTENT_LENGTH, http::header::TRANSFER_ENCODING] {
+            res.headers_mut().remove(h);
+        }
+        *res.body_mut() = axum::body::Body::empty();
+    }
+    res
+}
+
+/// Marks the `404 Not Found` of the fallback (no route matched the path).
+#[derive(Clone, Copy, Debug)]
+struct Unrouted;
+
+async fn unrouted() -> Response {
+    let mut res = res::not_found();
+    res.extensions_mut().insert(Unrouted);
+    res
 }
 
 /// Builds a server from a [`Config`] and an app [`Router`].
@@ -232,8 +252,7 @@ impl Builder {
         io.ns("/", vreq::on_connect);
         let sockets = Sockets::new(io.clone());
 
-        let routes =
-            self.app.unwrap_or_default().route("/__getcookie", get(getcookie)).fallback(|| async { res::not_found() });
+        let routes = self.app.unwrap_or_default().route("/__getcookie", get(getcookie)).fallback(unrouted);
         let app = Router::new()
             .fallback_service(routes)
             .layer(middleware::from_fn(sails_routing))

@@ -161,6 +161,41 @@ fn default_ct_is_text(ct: &str) -> bool {
     ct.contains("charset")
 }
 
+/// The verbs in the `Allow` header of the automatic OPTIONS answer. Sails binds catch-all routes for
+/// every CRUD verb, so every path lists all of them, whatever the app binds. Over HTTP the Express 4
+/// router answers (`res.set('Allow', …); res.send(…)`), over a socket Sails' virtual router
+/// (`@sailshq/router`, sorted list, `setHeader`s and `res.end`).
+pub const HTTP_OPTIONS_ALLOW: &str = "GET,HEAD,PUT,POST,DELETE,PATCH";
+/// See [`HTTP_OPTIONS_ALLOW`].
+pub const SOCKET_OPTIONS_ALLOW: &str = "DELETE, GET, HEAD, PATCH, POST, PUT";
+
+/// A JWR made of exactly these `headers` and no `body`: what the virtual `res` gives when the router
+/// answers with `res.setHeader(...)` and `res.end(text)` (the automatic OPTIONS answer).
+#[derive(Clone, Debug)]
+pub struct JwrHeadersOnly(pub Map<String, Value>);
+
+/// The router's automatic answer to `OPTIONS` on a path that has no `OPTIONS` handler.
+///
+/// - HTTP: `200`, `Allow: GET,HEAD,PUT,POST,DELETE,PATCH`, `text/html; charset=utf-8`, the list as body.
+/// - Socket: `200`, JWR headers `allow` (`DELETE, GET, HEAD, PATCH, POST, PUT`), `content-length` (a
+///   number), `content-type: text/plain`, `x-content-type-options: nosniff`, and no `body`.
+pub fn auto_options(is_socket: bool) -> Response {
+    if !is_socket {
+        return Res::new().set("Allow", HTTP_OPTIONS_ALLOW).send(HTTP_OPTIONS_ALLOW);
+    }
+    let mut headers = Map::new();
+    headers.insert("allow".into(), SOCKET_OPTIONS_ALLOW.into());
+    headers.insert("content-length".into(), SOCKET_OPTIONS_ALLOW.len().into());
+    headers.insert("content-type".into(), "text/plain".into());
+    headers.insert("x-content-type-options".into(), "nosniff".into());
+    let mut res = Response::new(Body::empty());
+    if let Ok(v) = HeaderValue::from_str(SOCKET_OPTIONS_ALLOW) {
+        res.headers_mut().insert(header::ALLOW, v);
+    }
+    res.extensions_mut().insert(JwrHeadersOnly(headers));
+    res
+}
+
 /// `res.ok(value)`.
 pub fn ok(value: &Value) -> Response {
     Res::new().json(value)
@@ -207,10 +242,17 @@ pub struct ServerError(pub String);
 
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
-        Res::new()
-            .status(500)
-            .send(format!("Error: {}\n    at action (sails-io-stub)\n    at virtual router (sails-io-stub)", self.0))
+        server_error(&format!("Error: {}", self.0))
     }
+}
+
+/// Sails' development-mode `res.serverError(err)` for any thrown error: a 500 whose body is the stack
+/// text, `first_line` (e.g. `TypeError: Cannot set properties of undefined (setting 'userId')`) followed
+/// by `    at …` lines.
+pub fn server_error(first_line: &str) -> Response {
+    Res::new()
+        .status(500)
+        .send(format!("{first_line}\n    at action (sails-io-stub)\n    at virtual router (sails-io-stub)"))
 }
 
 /// Node's `querystring.parse`: flat keys, repeated keys become arrays.
@@ -262,7 +304,8 @@ pub struct SailsReq {
     pub headers: HashMap<String, String>,
     /// `req.socket` when this is a socket request (`req.isSocket`).
     pub socket: Option<SocketRequest>,
-    /// `req.session` (always present behind the session middleware).
+    /// `req.session` (present behind the session middleware; `None` for a `nosession` request, where
+    /// Sails leaves `req.session` undefined).
     pub session: Option<Session>,
 }
 

@@ -4,7 +4,7 @@
 //! under the app secret, URL-encoded like `cookie.serialize` does. Sessions live in memory. Like Sails'
 //! express-session setup (`saveUninitialized`), a request without a valid session cookie gets a new
 //! session and a `Set-Cookie: sails.sid=…; Path=/; HttpOnly`. A request with a `nosession` header gets
-//! a throw-away session and no cookie.
+//! no session at all (`req.session` is undefined in Sails) and no cookie.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -138,7 +138,7 @@ pub struct Session {
 }
 
 impl Session {
-    /// The session id (`None` for a `nosession` request).
+    /// The session id (always `Some` behind the session middleware).
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
     }
@@ -162,8 +162,8 @@ impl Session {
 
 /// The session middleware, run for HTTP and virtual requests alike.
 pub(crate) async fn middleware(State(store): State<SessionStore>, mut req: Request, next: Next) -> Response {
+    // `nosession`: Sails skips `loadSession`, so `req.session` is `undefined` (NOTES.md 4).
     if req.headers().contains_key("nosession") {
-        req.extensions_mut().insert(Session { data: Arc::default(), id: None });
         return next.run(req).await;
     }
     let existing = req

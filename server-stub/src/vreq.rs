@@ -23,7 +23,9 @@ use tower::ServiceExt as _;
 use crate::config::Config;
 use crate::gate::{query_get, query_pairs};
 use crate::inspect::format_s;
-use crate::res::{not_found, ExplicitHeaders, ServerError, SocketRequest, VirtualBody, VirtualHead, VirtualUrl};
+use crate::res::{
+    not_found, ExplicitHeaders, JwrHeadersOnly, ServerError, SocketRequest, VirtualBody, VirtualHead, VirtualUrl,
+};
 use crate::session::SessionStore;
 
 /// The socket events Sails turns into requests (`bindRequestHandlersForMajorHttpMethods`).
@@ -158,9 +160,17 @@ pub async fn response_to_jwr(res: Response, config: &Config) -> (Jwr, Vec<String
         }
     }
 
-    // Express' `res.send` drops the body of a 204 or 304.
-    let no_body_status = matches!(parts.status.as_u16(), 204 | 304);
-    let body = if no_body_status || (bytes.is_empty() && ct.is_empty()) {
+    // The virtual `res` keeps a body even for a 204 or 304 (`res.status(204).json(x)`); only an empty
+    // `res.send()`/`res.end()` has no `body` key.
+    if let Some(JwrHeadersOnly(h)) = parts.extensions.get::<JwrHeadersOnly>() {
+        let jwr = Jwr {
+            body: None,
+            headers: config.send_response_headers.then(|| h.clone()),
+            status_code: config.send_status_code.then_some(parts.status.as_u16()),
+        };
+        return (jwr, set_cookies);
+    }
+    let body = if bytes.is_empty() && ct.is_empty() {
         None
     } else if ct.starts_with("application/json") {
         match serde_json::from_slice::<Value>(&bytes) {

@@ -12,6 +12,31 @@ async fn get(server: &sails_io_stub::RunningServer, path: &str) -> reqwest::Resp
     reqwest::Client::new().get(format!("{}{}", server.url(), path)).send().await.unwrap()
 }
 
+/// Real Sails over HTTP: OPTIONS on any path without an OPTIONS handler is the Express 4 router's answer,
+/// whatever verbs the path is bound to (Sails' catch-all routes cover every CRUD verb).
+#[tokio::test]
+async fn automatic_options_over_http() {
+    let server = start().await;
+    let client = reqwest::Client::new();
+    for path in ["/hello", "/pet", "/pet/1", "/login", "/does/not/exist", "/", "/hello/"] {
+        let res = client.request(reqwest::Method::OPTIONS, format!("{}{}", server.url(), path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["allow"], "GET,HEAD,PUT,POST,DELETE,PATCH", "{path}");
+        assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8", "{path}");
+        assert!(res.headers().get("set-cookie").is_some(), "{path}");
+        assert_eq!(res.text().await.unwrap(), "GET,HEAD,PUT,POST,DELETE,PATCH", "{path}");
+    }
+    let echo: Value = client
+        .request(reqwest::Method::OPTIONS, format!("{}/echo", server.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(echo["method"], "OPTIONS");
+}
+
 #[tokio::test]
 async fn routes_over_http() {
     let server = start().await;
@@ -50,9 +75,14 @@ async fn routes_over_http() {
     let status = get(&server, "/status/201").await;
     assert_eq!(status.status(), 201);
     assert_eq!(status.json::<Value>().await.unwrap(), json!({"code": 201}));
-    let no_content = get(&server, "/status/204").await;
-    assert_eq!(no_content.status(), 204);
-    assert_eq!(no_content.text().await.unwrap(), "");
+    // Express strips the body and the entity headers of a 204/304 over HTTP (the session cookie stays)
+    for code in [204, 304] {
+        let no_content = get(&server, &format!("/status/{code}")).await;
+        assert_eq!(no_content.status(), code);
+        assert!(no_content.headers().get("content-type").is_none(), "{code}");
+        assert!(no_content.headers().get("set-cookie").is_some(), "{code}");
+        assert_eq!(no_content.text().await.unwrap(), "");
+    }
 
     let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let redir = no_redirect.get(format!("{}/redirect", server.url())).send().await.unwrap();

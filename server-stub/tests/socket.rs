@@ -149,17 +149,59 @@ async fn status_text_redirect_error_notfound_getcookie_jwrs() {
                "headers": {"Content-Type": "application/javascript", "content-type": "application/javascript"},
                "statusCode": 200})
     );
-    let opt = c.request(8, "options", "/hello", json!({})).await;
-    assert_eq!(opt["statusCode"], 200);
-    assert_eq!(opt["body"], "GET,HEAD");
 }
 
+/// Real Sails: OPTIONS on any path without an OPTIONS handler gets the virtual router's automatic
+/// answer, whose JWR has `setHeader` headers (`content-length` a number) and no `body` key.
 #[tokio::test]
-async fn status_204_has_no_body_key() {
+async fn automatic_options_jwr_has_headers_and_no_body() {
+    let server = start().await;
+    for eio in ["3", "4"] {
+        let mut c = Client::connect(&server, eio).await;
+        for (i, url) in ["/hello", "/pet", "/pet/1", "/login", "/does/not/exist", "/", "/__getcookie", "/hello/"]
+            .into_iter()
+            .enumerate()
+        {
+            let opt = c.request(i as u64, "options", url, json!({})).await;
+            assert_eq!(
+                opt,
+                json!({"headers": {"allow": "DELETE, GET, HEAD, PATCH, POST, PUT", "content-length": 35,
+                                   "content-type": "text/plain", "x-content-type-options": "nosniff"},
+                       "statusCode": 200}),
+                "EIO={eio} options {url}"
+            );
+        }
+        // a route with an OPTIONS handler (`ALL /echo`) is routed to it
+        let echo = c.request(20, "options", "/echo", json!({})).await;
+        assert_eq!(echo["statusCode"], 200);
+        assert_eq!(echo["body"]["method"], "OPTIONS");
+    }
+}
+
+/// Real Sails: `res.status(204).json(x)` over a socket keeps its body (only Node's HTTP layer strips it).
+#[tokio::test]
+async fn status_204_and_304_keep_their_json_body() {
     let server = start().await;
     let mut c = Client::connect(&server, "3").await;
-    let jwr = c.request(0, "get", "/status/204", json!({})).await;
-    assert_eq!(jwr, json!({"headers": {}, "statusCode": 204}));
+    c.send(r#"420["get",{"method":"get","headers":{},"data":{},"url":"/status/204"}]"#).await;
+    assert_eq!(
+        c.next(T).await,
+        Some(Frame::Text(r#"430[{"body":{"code":204},"headers":{},"statusCode":204}]"#.into()))
+    );
+    let jwr = c.request(1, "get", "/status/304", json!({})).await;
+    assert_eq!(jwr, json!({"body": {"code": 304}, "headers": {}, "statusCode": 304}));
+    let jwr = c.request(2, "head", "/status/204", json!({})).await;
+    assert_eq!(jwr, json!({"body": {"code": 204}, "headers": {}, "statusCode": 204}));
+}
+
+/// `res.status(204).send()` (an empty body) still has no `body` key.
+#[tokio::test]
+async fn empty_response_has_no_body_key() {
+    use axum::routing::get;
+    let app = axum::Router::new().route("/empty", get(|| async { sails_io_stub::Res::new().status(204).end() }));
+    let server = sails_io_stub::Builder::new().host("127.0.0.1").port(0).app(app).start().await.unwrap();
+    let mut c = Client::connect(&server, "4").await;
+    assert_eq!(c.request(0, "get", "/empty", json!({})).await, json!({"headers": {}, "statusCode": 204}));
 }
 
 #[tokio::test]
@@ -281,8 +323,14 @@ async fn nosession_handshake_header() {
     let mut c = Client::connect_with(&server, "3", SDK_QUERY, &[("nosession", "true")]).await;
     let echo = c.request(0, "get", "/echo", json!({})).await;
     assert_eq!(echo["body"]["headers"]["hasCookie"], false);
-    c.request(1, "post", "/login", json!({"userId": "nobody"})).await;
+    // no `req.session` at all: the login action throws a TypeError (development-mode 500, stack as body)
+    let login = c.request(1, "post", "/login", json!({"userId": "nobody"})).await;
+    assert_eq!(login["statusCode"], 500);
+    assert_eq!(login["headers"], json!({}));
+    let body = login["body"].as_str().unwrap();
+    assert!(body.starts_with("TypeError: Cannot set properties of undefined (setting 'userId')\n    at "), "{body}");
     assert_eq!(c.request(2, "get", "/whoami", json!({})).await["body"], json!({"userId": null}));
+    assert_eq!(c.request(3, "get", "/secret", json!({})).await["statusCode"], 403);
 }
 
 #[tokio::test]
@@ -407,10 +455,15 @@ async fn pet_blueprints_and_pubsub() {
         bad["body"]["details"],
         "Missing value for required attribute `name`.  Expected a string, but instead, got: undefined"
     );
-    assert!(bad["body"]["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("The server could not fulfill this request (`POST /pet`)"));
+    assert_eq!(
+        bad["body"]["message"],
+        "The server could not fulfill this request (`POST /pet`) due to a problem with the parameters that were \
+         sent.  See the `details` for more info.  **The following additional tip will not be shown in \
+         production**:  Tip: Check your client-side code to make sure that the request data it sends matches the \
+         expectations of the corresponding attributes in your model.  Also check that your client-side code sends \
+         data for every required attribute."
+    );
+    assert_eq!(bad["headers"], json!({}));
     let created = a.request(1, "post", "/pet", json!({"name": "Rex"})).await;
     assert_eq!(created["statusCode"], 200);
     let rec = created["body"].clone();
