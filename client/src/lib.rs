@@ -14,6 +14,8 @@
 //! - [`SailsSocket`] (native targets): the async client, a tokio task driving a `Connection` over
 //!   tokio-tungstenite (rustls for `wss://`), with a cookie jar shared with reqwest.
 
+#![warn(missing_docs)]
+
 pub mod connection;
 mod error;
 pub mod protocol;
