@@ -391,3 +391,24 @@ async fn cookie_jar_cookie_goes_on_the_handshake() {
     let (_, cookie) = server.handshakes.recv().await.unwrap();
     assert_eq!(cookie.as_deref(), Some("sails.sid=explicit"));
 }
+
+/// `disconnect()` resolving means the socket is disconnected: `is_connected()` must already say so (the
+/// conformance runner checks it right after, as sails.io.js code checks `isConnected()` after the
+/// `disconnect` event). On a multi-threaded runtime the caller used to wake up before the driver had
+/// published the new status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn is_connected_is_false_as_soon_as_disconnect_resolves() {
+    let server = serve(|mut ws, _| async move {
+        eio3_handshake(&mut ws).await;
+        echo_requests(&mut ws).await;
+    })
+    .await;
+    let socket = SailsSocket::connect_to(&server.url).await.unwrap();
+    for round in 0..20 {
+        assert!(socket.is_connected(), "round {round}: connected after connect()");
+        socket.disconnect().await.unwrap();
+        assert!(!socket.is_connected(), "round {round}: still connected after disconnect() resolved");
+        assert!(!socket.is_connecting(), "round {round}: connecting after disconnect() resolved");
+        socket.connect().await.unwrap();
+    }
+}

@@ -150,6 +150,9 @@ impl Driver {
             }
             Command::Disconnect(reply) => {
                 self.conn.disconnect();
+                // Publish the new status before the caller wakes up: `is_connected()` right after
+                // `disconnect().await` must be false (the Disconnected event is dispatched later).
+                self.shared.update_status(&self.conn);
                 let _ = reply.send(());
             }
             Command::Ack(id, args) => self.conn.ack(id, args),
