@@ -23,6 +23,9 @@ pub async fn start() -> RunningServer {
 
 /// Start a configured builder with the conformance app on 127.0.0.1, any port.
 pub async fn start_with(b: Builder) -> RunningServer {
+    // In a workspace-wide build reqwest is unified with the client crate's `rustls-no-provider`
+    // feature, which needs a process-wide crypto provider before any reqwest::Client is built.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     b.host("127.0.0.1").port(0).app(sails_io_stub::demo::router()).start().await.expect("server starts")
 }
 

@@ -20,3 +20,11 @@ module.exports.routes = {
   'POST /blast': 'ConformanceController.blast',
   'GET /me/id': 'ConformanceController.meId'
 };
+
+// Extra routes for the fault tests only (tests/tests/faults.rs); absent from conformance runs.
+if (process.env.SAILS_FAULT_ROUTES) {
+  module.exports.routes['POST /kick'] = 'FaultController.kick';
+  module.exports.routes['GET /slow'] = 'FaultController.slow';
+  module.exports.routes['POST /count'] = 'FaultController.count';
+  module.exports.routes['GET /counts'] = 'FaultController.counts';
+}
