@@ -203,22 +203,91 @@ fn usage_error(req: &SailsReq, code: &str, details: &str) -> Response {
     }))
 }
 
-/// Waterline's loose `string` validation: strings pass, numbers and booleans are coerced.
-fn as_string_attr(v: &Value) -> Option<Value> {
+/// The columns Sails adds or the model declares, in the order records show them (after any extra keys:
+/// the model has no `schema: true`, so unknown attributes are stored and come first).
+const COLUMNS: [&str; 5] = ["createdAt", "updatedAt", "id", "name", "species"];
+
+/// A record as Waterline returns it: extra keys in insertion order, then [`COLUMNS`].
+fn ordered(row: &Map<String, Value>) -> Map<String, Value> {
+    let mut out: Map<String, Value> =
+        row.iter().filter(|(k, _)| !COLUMNS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    for c in COLUMNS {
+        if let Some(v) = row.get(c) {
+            out.insert(c.into(), v.clone());
+        }
+    }
+    out
+}
+
+/// Waterline's validation of a `string` attribute (`name` required, `species` optional): strings pass
+/// (but not `""` for a required one), numbers and booleans are coerced, anything else is an error whose
+/// details text is returned. `creating` picks the prefix of the real texts.
+fn check_string_attr(attr: &str, v: &Value, creating: bool) -> Result<Value, String> {
+    let required = attr == "name";
+    let wrong_type = |what: &str| {
+        if creating {
+            format!("New record contains the wrong type of data for property `{attr}`.  {what}")
+        } else {
+            format!("Could not use specified `{attr}`.  {what}")
+        }
+    };
     match v {
-        Value::String(_) => Some(v.clone()),
-        Value::Number(n) => Some(Value::String(n.to_string())),
-        Value::Bool(b) => Some(Value::String(b.to_string())),
-        _ => None,
+        Value::String(s) if s.is_empty() && required => {
+            Err(format!("Could not use specified `{attr}`.  Cannot set \"\" (empty string) for a required attribute."))
+        }
+        Value::String(_) => Ok(v.clone()),
+        Value::Number(n) => Ok(Value::String(n.to_string())),
+        Value::Bool(b) => Ok(Value::String(b.to_string())),
+        Value::Null if !required => Err(wrong_type(&format!(
+            "Specified value (`null`) is not a valid `{attr}`.  Even though this attribute is optional, it still does \
+             not allow `null` to be explicitly set, because `null` is not valid vs. the expected type: 'string'.  \
+             Instead, to indicate \"voidness\", please set the value for this attribute to the base value for its \
+             type, `''` (empty string).  Or, if you specifically need to save `null`, then change this attribute to \
+             either `type: 'json'` or `type: 'ref'`.  "
+        ))),
+        _ => {
+            let kind = match v {
+                Value::Null => "null",
+                Value::Array(_) => "array",
+                _ => "dictionary",
+            };
+            Err(wrong_type(&format!(
+                "Specified value is not a valid `{attr}`.  1 error validating value: \n • Specified value (a {kind}: \
+                 {}) doesn't match the expected type: 'string'",
+                crate::inspect::inspect(v, 0)
+            )))
+        }
     }
 }
 
-fn type_error_details(attr: &str, v: &Value) -> String {
-    format!("Could not use specified `{attr}`.  Expected a string, but instead, got: {}", crate::inspect::inspect(v, 0))
+/// The `:id` route parameter. `Err` is the blueprint's answer for an id that is not a number
+/// (`E_INVALID_CRITERIA`); a number that is not a whole one matches no record.
+fn pet_id_param(req: &SailsReq) -> Result<Option<u64>, Box<Response>> {
+    let raw = req.params.iter().find(|(k, _)| k == "id").map(|(_, v)| v.as_str()).unwrap_or("");
+    match raw.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() => Ok((n >= 0.0 && n.fract() == 0.0).then_some(n as u64)),
+        _ => Err(Box::new(usage_error(
+            req,
+            "E_INVALID_CRITERIA",
+            &format!(
+                "Could not use the provided `where` clause.  Could not filter by `id`: Does not match the declared \
+                 data type of the corresponding attribute.  1 error validating value: \n • Specified value (a \
+                 string: {}) doesn't match the expected type: 'number'",
+                crate::inspect::inspect(&Value::String(raw.to_owned()), 0)
+            ),
+        ))),
+    }
 }
 
-fn pet_id_param(req: &SailsReq) -> Option<u64> {
-    req.params.iter().find(|(k, _)| k == "id").and_then(|(_, v)| v.parse().ok())
+/// Resolve the `:id` parameter or return the answer (400 for a non-number, 404 for no such record).
+macro_rules! pet_id_or_return {
+    ($req:expr) => {
+        match pet_id_param(&$req) {
+            Ok(Some(id)) => id,
+            Ok(None) => return res::not_found(),
+            Err(res) => return *res,
+        }
+    };
 }
 
 async fn pet_find(Extension(pets): Extension<Pets>, Extension(sockets): Extension<Sockets>, req: SailsReq) -> Response {
@@ -230,6 +299,14 @@ async fn pet_find(Extension(pets): Extension<Pets>, Extension(sockets): Extensio
             _ => None,
         })
     };
+    if params.get("limit").is_some() && num("limit").is_none() {
+        return usage_error(
+            &req,
+            "E_INVALID_CRITERIA",
+            "The `limit` clause in the provided criteria is invalid.  If provided, it should be a safe, natural \
+             number.  But instead, got: NaN",
+        );
+    }
     let limit = num("limit").unwrap_or(30) as usize;
     let skip = num("skip").unwrap_or(0) as usize;
     let filters: Vec<(&String, &Value)> =
@@ -270,7 +347,7 @@ async fn pet_find(Extension(pets): Extension<Pets>, Extension(sockets): Extensio
             })
             .skip(skip)
             .take(limit)
-            .map(|r| Value::Object((*r).clone()))
+            .map(|r| Value::Object(ordered(r)))
             .collect()
     };
     if let Some(sock) = &req.socket {
@@ -287,9 +364,7 @@ async fn pet_find_one(
     Extension(sockets): Extension<Sockets>,
     req: SailsReq,
 ) -> Response {
-    let Some(id) = pet_id_param(&req) else {
-        return res::not_found();
-    };
+    let id = pet_id_or_return!(req);
     let rec = {
         let db = pets.lock().expect("pet table lock");
         db.rows.iter().find(|r| r.get("id").and_then(Value::as_u64) == Some(id)).cloned()
@@ -300,7 +375,7 @@ async fn pet_find_one(
     if let Some(sock) = &req.socket {
         ModelPubSub::new(PET, sockets).subscribe(&sock.id(), &[json!(id)]);
     }
-    res::ok(&Value::Object(rec))
+    res::ok(&Value::Object(ordered(&rec)))
 }
 
 async fn pet_create(
@@ -309,38 +384,41 @@ async fn pet_create(
     req: SailsReq,
 ) -> Response {
     let params = req.all_params();
-    let name = match params.get("name") {
-        None => {
-            return usage_error(
-                &req,
-                "E_INVALID_NEW_RECORD",
-                "Missing value for required attribute `name`.  Expected a string, but instead, got: undefined",
-            )
+    // Values of the wrong type are reported first (in attribute order), then a missing `name`.
+    let mut values = Map::new();
+    for attr in ATTRS {
+        if let Some(v) = params.get(attr) {
+            match check_string_attr(attr, v, true) {
+                Ok(v) => {
+                    values.insert(attr.into(), v);
+                }
+                Err(details) => return usage_error(&req, "E_INVALID_NEW_RECORD", &details),
+            }
         }
-        Some(v) => match as_string_attr(v) {
-            Some(s) => s,
-            None => return usage_error(&req, "E_INVALID_NEW_RECORD", &type_error_details("name", v)),
-        },
-    };
-    let species = match params.get("species") {
-        None => Value::String("dog".into()),
-        Some(v) => match as_string_attr(v) {
-            Some(s) => s,
-            None => return usage_error(&req, "E_INVALID_NEW_RECORD", &type_error_details("species", v)),
-        },
-    };
+    }
+    if params.get("name").is_none() {
+        return usage_error(
+            &req,
+            "E_INVALID_NEW_RECORD",
+            "Missing value for required attribute `name`.  Expected a string, but instead, got: undefined",
+        );
+    }
     let record = {
         let mut db = pets.lock().expect("pet table lock");
         db.next_id += 1;
         let now = now_ms();
-        let mut r = Map::new();
+        let mut r: Map<String, Value> = params
+            .iter()
+            .filter(|(k, _)| !COLUMNS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         r.insert("createdAt".into(), json!(now));
         r.insert("updatedAt".into(), json!(now));
         r.insert("id".into(), json!(db.next_id));
-        r.insert("name".into(), name);
-        r.insert("species".into(), species);
+        r.insert("name".into(), values.remove("name").unwrap_or(Value::Null));
+        r.insert("species".into(), values.remove("species").unwrap_or_else(|| Value::String("dog".into())));
         db.rows.push(r.clone());
-        Value::Object(r)
+        Value::Object(ordered(&r))
     };
     let id = record["id"].clone();
     let ps = ModelPubSub::new(PET, sockets);
@@ -358,34 +436,39 @@ async fn pet_update(
     Extension(sockets): Extension<Sockets>,
     req: SailsReq,
 ) -> Response {
-    let Some(id) = pet_id_param(&req) else {
-        return res::not_found();
-    };
-    let params = req.all_params();
+    let id = pet_id_or_return!(req);
+    // The values to set, in the order given (the route's `id` and the automatic columns excluded).
     let mut changes = Map::new();
-    for attr in ATTRS {
-        if let Some(v) = params.get(attr) {
-            match as_string_attr(v) {
-                Some(s) => {
-                    changes.insert(attr.into(), s);
-                }
-                None => return usage_error(&req, "E_INVALID_VALUES_TO_SET", &type_error_details(attr, v)),
-            }
+    for (k, v) in req.all_params() {
+        if matches!(k.as_str(), "id" | "createdAt" | "updatedAt") {
+            continue;
         }
+        let v = if ATTRS.contains(&k.as_str()) {
+            match check_string_attr(&k, &v, false) {
+                Ok(v) => v,
+                Err(details) => return usage_error(&req, "E_INVALID_VALUES_TO_SET", &details),
+            }
+        } else {
+            v
+        };
+        changes.insert(k, v);
     }
+    let now = now_ms();
     let (previous, updated) = {
         let mut db = pets.lock().expect("pet table lock");
         let Some(row) = db.rows.iter_mut().find(|r| r.get("id").and_then(Value::as_u64) == Some(id)) else {
             return res::not_found();
         };
-        let previous = row.clone();
-        changes.insert("updatedAt".into(), json!(now_ms()));
+        let previous = ordered(row);
         for (k, v) in &changes {
             row.insert(k.clone(), v.clone());
         }
-        (previous, row.clone())
+        row.insert("updatedAt".into(), json!(now));
+        (previous, ordered(row))
     };
+    // the `updated` message's `data`: the values set, then `id`, then `updatedAt`
     changes.insert("id".into(), json!(id));
+    changes.insert("updatedAt".into(), json!(now));
     let ps = ModelPubSub::new(PET, sockets);
     let omit = req.socket.as_ref().map(|s| s.id());
     if let Some(sock) = &req.socket {
@@ -400,9 +483,7 @@ async fn pet_destroy(
     Extension(sockets): Extension<Sockets>,
     req: SailsReq,
 ) -> Response {
-    let Some(id) = pet_id_param(&req) else {
-        return res::not_found();
-    };
+    let id = pet_id_or_return!(req);
     let removed = {
         let mut db = pets.lock().expect("pet table lock");
         let pos = db.rows.iter().position(|r| r.get("id").and_then(Value::as_u64) == Some(id));
@@ -413,7 +494,7 @@ async fn pet_destroy(
     };
     let ps = ModelPubSub::new(PET, sockets);
     let omit = req.socket.as_ref().map(|s| s.id());
-    let removed = Value::Object(removed);
+    let removed = Value::Object(ordered(&removed));
     ps.publish_destroy(&json!(id), Some(&removed), omit.as_deref()).await;
     ps.retire(&json!(id));
     res::ok(&removed)

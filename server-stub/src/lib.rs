@@ -38,6 +38,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use futures_util::FutureExt as _;
+use socketioxide::handler::ConnectHandler as _;
 use socketioxide::{SocketIo, TransportType};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -249,7 +250,7 @@ impl Builder {
             (false, true) => builder.transports([TransportType::Polling]),
         };
         let (layer, io) = builder.build_layer();
-        io.ns("/", vreq::on_connect);
+        io.ns("/", vreq::on_connect.with(vreq::setup_socket));
         let sockets = Sockets::new(io.clone());
 
         let routes = self.app.unwrap_or_default().route("/__getcookie", get(getcookie)).fallback(unrouted);

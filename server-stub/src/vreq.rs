@@ -200,8 +200,12 @@ pub async fn response_to_jwr(res: Response, config: &Config) -> (Jwr, Vec<String
     (jwr, set_cookies)
 }
 
-/// Called by the socket.io `/` namespace for each new socket: own-id room, handshake session, verbs.
-pub(crate) async fn on_connect(s: SocketRef, State(ctx): State<Ctx>) {
+/// Sets up each new socket of the `/` namespace: own-id room, handshake session, verb listeners.
+///
+/// This runs as a connect *middleware*, which socketioxide awaits before it sends the connect packet
+/// (`40`). Its connect *handler* is spawned only after that packet is sent, so listeners registered there
+/// could miss a request the client sends as soon as it sees `40` (sails.io.js flushes its queue then).
+pub(crate) async fn setup_socket(s: SocketRef, State(ctx): State<Ctx>) -> Result<(), Infallible> {
     s.join(s.id.to_string());
     let parts = s.req_parts();
     let pairs = query_pairs(&parts.uri);
@@ -227,7 +231,11 @@ pub(crate) async fn on_connect(s: SocketRef, State(ctx): State<Ctx>) {
     for verb in VERBS {
         s.on(verb, on_verb);
     }
+    Ok(())
 }
+
+/// The connect handler: everything is done by [`setup_socket`] before the connect packet.
+pub(crate) async fn on_connect() {}
 
 /// One argument of the event as socket.io hands it to a listener: JSON, or the ack function.
 enum Arg {

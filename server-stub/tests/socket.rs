@@ -558,3 +558,119 @@ async fn one_megabyte_payload_round_trip() {
     let jwr = c.request(0, "post", "/echo", json!({"big": big})).await;
     assert_eq!(jwr["body"]["body"]["big"].as_str().unwrap().len(), 1_000_000);
 }
+
+/// sails.io.js sends its queued requests the moment it sees the connect packet. The verb listeners must
+/// already be in place then: none of these requests may be lost (they were, now and then, when the
+/// listeners were registered by the spawned connect handler instead of before the `40`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_sent_right_after_connect_are_never_lost() {
+    let server = start().await;
+    for round in 0..40 {
+        for eio in ["3", "4"] {
+            let mut c = Client::connect(&server, eio).await;
+            c.send(r#"420["get",{"method":"get","headers":{},"data":{},"url":"/hello"}]"#).await;
+            assert_eq!(
+                c.next(Duration::from_secs(2)).await,
+                Some(Frame::Text(r#"430[{"body":{"hello":"world"},"headers":{},"statusCode":200}]"#.into())),
+                "round {round}, EIO={eio}"
+            );
+        }
+    }
+}
+
+/// Waterline behaviour observed on the real app: type errors, `""` for a required attribute, `null` for an
+/// optional one, non-numeric ids, a bad `limit`, unknown attributes kept (first in the record), and the
+/// `updated` message's `data` order (values set, `id`, `updatedAt`).
+#[tokio::test]
+async fn pet_validation_texts_and_extra_attributes() {
+    let server = start().await;
+    let mut a = Client::connect(&server, "3").await;
+    let mut b = Client::connect(&server, "4").await;
+    let details =
+        |jwr: &Value| (jwr["statusCode"].clone(), jwr["body"]["code"].clone(), jwr["body"]["details"].clone());
+    assert_eq!(
+        details(&a.request(0, "post", "/pet", json!({"name": {}, "species": {}})).await),
+        (
+            json!(400),
+            json!("E_INVALID_NEW_RECORD"),
+            json!(
+                "New record contains the wrong type of data for property `name`.  Specified value is not a valid \
+                   `name`.  1 error validating value: \n • Specified value (a dictionary: {}) doesn't match the \
+                   expected type: 'string'"
+            )
+        )
+    );
+    // a type error is reported before the missing `name`
+    assert_eq!(
+        details(&a.request(1, "post", "/pet", json!({"species": [1]})).await).2,
+        json!(
+            "New record contains the wrong type of data for property `species`.  Specified value is not a valid \
+               `species`.  1 error validating value: \n • Specified value (a array: [ 1 ]) doesn't match the \
+               expected type: 'string'"
+        )
+    );
+    assert_eq!(
+        details(&a.request(2, "post", "/pet", json!({"name": ""})).await).2,
+        json!("Could not use specified `name`.  Cannot set \"\" (empty string) for a required attribute.")
+    );
+    let species_null = a.request(3, "post", "/pet", json!({"name": "Zed", "species": null})).await;
+    assert!(species_null["body"]["details"]
+        .as_str()
+        .unwrap()
+        .starts_with("New record contains the wrong type of data for property `species`.  Specified value (`null`) is not a valid `species`.  Even though this attribute is optional,"));
+
+    b.request(0, "get", "/pet", json!({})).await; // b watches the class room
+    let rex = a.request(4, "post", "/pet", json!({"name": "Rex", "color": "brown", "species": ""})).await;
+    let keys: Vec<&str> = rex["body"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["color", "createdAt", "updatedAt", "id", "name", "species"]);
+    assert_eq!(rex["body"]["species"], "");
+    let id = rex["body"]["id"].as_u64().unwrap();
+    b.request(1, "get", &format!("/pet/{id}"), json!({})).await;
+    b.collect_events(Duration::from_millis(200)).await;
+    b.events.clear();
+
+    assert_eq!(
+        details(&a.request(5, "patch", &format!("/pet/{id}"), json!({"name": null})).await),
+        (
+            json!(400),
+            json!("E_INVALID_VALUES_TO_SET"),
+            json!(
+                "Could not use specified `name`.  Specified value is not a valid `name`.  1 error validating \
+                   value: \n • Specified value (a null: null) doesn't match the expected type: 'string'"
+            )
+        )
+    );
+    let patched = a.request(6, "patch", &format!("/pet/{id}"), json!({"zz": 1, "name": 7, "aa": 2})).await;
+    let keys: Vec<&str> = patched["body"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["color", "zz", "aa", "createdAt", "updatedAt", "id", "name", "species"]);
+    assert_eq!(patched["body"]["name"], "7");
+    let ev = b.collect_events(Duration::from_millis(300)).await;
+    let updated = ev.iter().find(|e| e[1]["verb"] == "updated").expect("updated event");
+    let data_keys: Vec<&str> = updated[1]["data"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(data_keys, ["zz", "name", "aa", "id", "updatedAt"]);
+
+    let bad_id = a.request(7, "get", "/pet/abc", json!({})).await;
+    assert_eq!(
+        details(&bad_id),
+        (
+            json!(400),
+            json!("E_INVALID_CRITERIA"),
+            json!(
+                "Could not use the provided `where` clause.  Could not filter by `id`: Does not match the declared \
+                   data type of the corresponding attribute.  1 error validating value: \n • Specified value (a \
+                   string: 'abc') doesn't match the expected type: 'number'"
+            )
+        )
+    );
+    assert_eq!(a.request(8, "delete", "/pet/abc", json!({})).await["statusCode"], 400);
+    assert_eq!(a.request(9, "get", "/pet/1.5", json!({})).await["body"], "Not Found");
+    assert_eq!(a.request(10, "get", "/pet/-1", json!({})).await["body"], "Not Found");
+    assert_eq!(a.request(11, "get", &format!("/pet/0{id}"), json!({})).await["body"]["id"], id);
+    assert_eq!(
+        details(&a.request(12, "get", "/pet", json!({"limit": "abc"})).await).2,
+        json!(
+            "The `limit` clause in the provided criteria is invalid.  If provided, it should be a safe, natural \
+               number.  But instead, got: NaN"
+        )
+    );
+}
