@@ -351,29 +351,70 @@ pub fn handshake_url(
     sdk: &SdkInfo,
     eio: EioVersion,
 ) -> Result<Url, Error> {
-    let scheme = match base.scheme() {
-        "http" | "ws" => "ws",
-        "https" | "wss" => "wss",
-        other => {
-            return Err(Error::InvalidRequest(format!("unsupported URL scheme {other:?} (use http, https, ws or wss)")))
-        }
-    };
+    let scheme = ws_scheme(base.scheme())?;
     if base.host_str().is_none_or(str::is_empty) {
         return Err(Error::InvalidRequest(format!("the URL {base} has no host")));
     }
-    if !matches!(base.path(), "" | "/") {
-        return Err(Error::InvalidRequest(format!(
-            "the URL path {:?} would name a socket.io namespace; Sails only uses `/` (set the engine path with the `path` option)",
-            base.path()
-        )));
-    }
+    check_base_path(base.path())?;
     let mut url = base.clone();
     url.set_scheme(scheme).map_err(|()| Error::InvalidRequest(format!("cannot use scheme {scheme} for {base}")))?;
+    url.set_path(&engine_path(path));
+    url.set_query(Some(&handshake_query(user_query, sdk, eio)));
+    url.set_fragment(None);
+    Ok(url)
+}
+
+/// [`handshake_url`] for a server address already split into `scheme` (`http`, `https`, `ws`, `wss`),
+/// `authority` (`host[:port]`, as it should appear in the URL) and `base_path` (empty or `/`).
+///
+/// It builds the same URL without the `url` crate's parser, whose IDNA tables would make up most of a
+/// WebAssembly build; the wasm client splits the address itself and lets the WebSocket implementation
+/// handle non-ASCII hosts.
+pub fn handshake_url_from_parts(
+    scheme: &str,
+    authority: &str,
+    base_path: &str,
+    path: &str,
+    user_query: Option<&str>,
+    sdk: &SdkInfo,
+    eio: EioVersion,
+) -> Result<String, Error> {
+    let scheme = ws_scheme(&scheme.to_ascii_lowercase())?;
+    if authority.is_empty() || authority.contains(['/', '?', '#', ' ']) {
+        return Err(Error::InvalidRequest(format!("invalid host {authority:?}")));
+    }
+    check_base_path(base_path)?;
+    Ok(format!("{scheme}://{authority}{}?{}", engine_path(path), handshake_query(user_query, sdk, eio)))
+}
+
+fn ws_scheme(scheme: &str) -> Result<&'static str, Error> {
+    match scheme {
+        "http" | "ws" => Ok("ws"),
+        "https" | "wss" => Ok("wss"),
+        other => Err(Error::InvalidRequest(format!("unsupported URL scheme {other:?} (use http, https, ws or wss)"))),
+    }
+}
+
+fn check_base_path(base_path: &str) -> Result<(), Error> {
+    if matches!(base_path, "" | "/") {
+        return Ok(());
+    }
+    Err(Error::InvalidRequest(format!(
+        "the URL path {base_path:?} would name a socket.io namespace; Sails only uses `/` (set the engine path with the `path` option)"
+    )))
+}
+
+/// The engine path with a leading and a trailing slash.
+fn engine_path(path: &str) -> String {
     let mut engine_path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
     if !engine_path.ends_with('/') {
         engine_path.push('/');
     }
-    url.set_path(&engine_path);
+    engine_path
+}
+
+/// `<user query>&<sdk query>&EIO=<n>&transport=websocket`.
+fn handshake_query(user_query: Option<&str>, sdk: &SdkInfo, eio: EioVersion) -> String {
     let mut query = String::new();
     if let Some(q) = user_query.map(|q| q.trim_start_matches('?')).filter(|q| !q.is_empty()) {
         query.push_str(q);
@@ -383,9 +424,7 @@ pub fn handshake_url(
     query.push_str("&EIO=");
     query.push_str(eio.query_value());
     query.push_str("&transport=websocket");
-    url.set_query(Some(&query));
-    url.set_fragment(None);
-    Ok(url)
+    query
 }
 
 #[cfg(test)]
@@ -473,5 +512,26 @@ mod tests {
         assert!(url.as_str().ends_with("&EIO=4&transport=websocket"));
         assert!(handshake_url(&Url::parse("http://h/ns").unwrap(), "/socket.io", None, &sdk, EioVersion::V3).is_err());
         assert!(handshake_url(&Url::parse("ftp://h").unwrap(), "/socket.io", None, &sdk, EioVersion::V3).is_err());
+    }
+
+    #[test]
+    fn handshake_url_from_parts_matches_handshake_url() {
+        let sdk = SdkInfo { version: "1.2.1".into(), platform: "browser".into(), language: "javascript".into() };
+        for (base, scheme, authority, base_path, path, query, eio) in [
+            ("http://127.0.0.1:1337", "http", "127.0.0.1:1337", "", "/socket.io", None, EioVersion::V3),
+            ("https://h.example/", "HTTPS", "h.example", "/", "custom/", Some("?a=1&b=2"), EioVersion::V4),
+            ("ws://[::1]:8080", "ws", "[::1]:8080", "", "/io/", Some(""), EioVersion::V3),
+        ] {
+            let via_url = handshake_url(&Url::parse(base).unwrap(), path, query, &sdk, eio).unwrap();
+            let via_parts = handshake_url_from_parts(scheme, authority, base_path, path, query, &sdk, eio).unwrap();
+            assert_eq!(via_parts, via_url.as_str());
+        }
+        let parts = |scheme, authority, base_path| {
+            handshake_url_from_parts(scheme, authority, base_path, "/socket.io", None, &sdk, EioVersion::V3)
+        };
+        assert!(parts("ftp", "h", "").is_err());
+        assert!(parts("http", "", "").is_err());
+        assert!(parts("http", "h/x", "").is_err());
+        assert!(parts("http", "h", "/ns").is_err());
     }
 }

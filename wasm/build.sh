@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Builds the npm package `sails-io-wasm` into wasm/pkg/ (nodejs, web and bundler outputs + package.json)
+# and reports the gzip size of what a browser downloads.
+#
+#   wasm/build.sh
+#
+# Needs rustup, cargo and node/npm. On first use it adds the wasm32 target, installs the wasm-bindgen CLI
+# of exactly the version in Cargo.lock into $SAILS_IO_WASM_TOOLS (default ~/.cache/sails-io-wasm-tools),
+# and npm binaryen (wasm-opt) from wasm/tools/package-lock.json. Honours CARGO_TARGET_DIR.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+tools=${SAILS_IO_WASM_TOOLS:-$HOME/.cache/sails-io-wasm-tools}
+pkg=$here/pkg
+budget=36861
+crate=sails_io_wasm
+start=$(date +%s)
+
+step() { printf '== %s\n' "$*" >&2; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+wb_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' "$root/Cargo.lock")
+[ -n "$wb_version" ] || { echo "wasm-bindgen not found in Cargo.lock" >&2; exit 1; }
+if [ "$("$tools/bin/wasm-bindgen" --version 2>/dev/null || true)" != "wasm-bindgen $wb_version" ]; then
+  step "installing wasm-bindgen-cli $wb_version into $tools (once, ~2 min)"
+  # No --locked: the CLI's lockfile may pin crates newer than the registry mirror serves.
+  cargo install wasm-bindgen-cli --version "$wb_version" --no-default-features --root "$tools" --force
+fi
+export PATH="$tools/bin:$PATH"
+
+if [ ! -x "$here/tools/node_modules/.bin/wasm-opt" ] || [ "$here/tools/package-lock.json" -nt "$here/tools/node_modules/.package-lock.json" ]; then
+  step "npm ci in wasm/tools (binaryen's wasm-opt)"
+  (cd "$here/tools" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+wasm_opt=$here/tools/node_modules/.bin/wasm-opt
+
+step "cargo build (wasm32, profile wasm-release)"
+cargo build --manifest-path "$root/Cargo.toml" -p sails-io-wasm --target wasm32-unknown-unknown \
+  --profile wasm-release --locked
+wasm=$target_dir/wasm32-unknown-unknown/wasm-release/$crate.wasm
+
+version=$(awk -F'"' '/^version = / { print $2; exit }' "$here/Cargo.toml")
+rm -rf "$pkg"
+mkdir -p "$pkg"
+for target in nodejs web bundler; do
+  step "wasm-bindgen --target $target"
+  out=$pkg/$target
+  wasm-bindgen --target "$target" --out-dir "$out" --out-name "$crate" --no-typescript "$wasm"
+  "$wasm_opt" -Oz --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals --enable-multivalue --strip-debug --strip-producers \
+    "$out/${crate}_bg.wasm" -o "$out/${crate}_bg.wasm"
+  case $target in
+    nodejs) entry=node.js; type=commonjs ;;
+    web) entry=web.js; type=module ;;
+    bundler) entry=bundler.js; type=module ;;
+  esac
+  # The entry point: the hand-written API (js/core.js) inside the target's wrapper.
+  awk -v core="$here/js/core.js" '/^\/\/@@CORE@@$/ { while ((getline line < core) > 0) print line; next } { print }' \
+    "$here/js/$entry" > "$out/index.js"
+  cp "$here/js/types.d.ts" "$out/types.d.ts"
+  cp "$here/js/${entry%.js}.d.ts" "$out/index.d.ts"
+  printf '{ "type": "%s", "sideEffects": true }\n' "$type" > "$out/package.json"
+done
+
+cp "$here/README.md" "$pkg/README.md"
+cat > "$pkg/package.json" <<JSON
+{
+  "name": "sails-io-wasm",
+  "version": "$version",
+  "description": "A drop-in for sails.io.js (browser and node), built from the sails-io Rust core compiled to WebAssembly",
+  "license": "MIT OR Apache-2.0",
+  "main": "nodejs/index.js",
+  "module": "bundler/index.js",
+  "browser": "bundler/index.js",
+  "types": "nodejs/index.d.ts",
+  "exports": {
+    ".": {
+      "node": { "types": "./nodejs/index.d.ts", "default": "./nodejs/index.js" },
+      "browser": { "types": "./bundler/index.d.ts", "default": "./bundler/index.js" },
+      "default": { "types": "./nodejs/index.d.ts", "default": "./nodejs/index.js" }
+    },
+    "./web": { "types": "./web/index.d.ts", "default": "./web/index.js" },
+    "./bundler": { "types": "./bundler/index.d.ts", "default": "./bundler/index.js" },
+    "./nodejs": { "types": "./nodejs/index.d.ts", "default": "./nodejs/index.js" },
+    "./package.json": "./package.json"
+  },
+  "files": ["README.md", "nodejs/", "web/", "bundler/"],
+  "sideEffects": true,
+  "keywords": ["sails", "sails.io.js", "socket.io", "websocket", "wasm"],
+  "engines": { "node": ">=20" }
+}
+JSON
+
+# What a browser downloads: the web build's .wasm, the wasm-bindgen glue and the API wrapper.
+raw=$(cat "$pkg/web/${crate}_bg.wasm" "$pkg/web/$crate.js" "$pkg/web/index.js" | wc -c)
+gz_wasm=$(gzip -9c "$pkg/web/${crate}_bg.wasm" | wc -c)
+gz_js=$(cat "$pkg/web/$crate.js" "$pkg/web/index.js" | gzip -9c | wc -c)
+gz=$((gz_wasm + gz_js))
+wasm_raw=$(wc -c < "$pkg/web/${crate}_bg.wasm")
+echo "pkg: $pkg ($(($(date +%s) - start)) s)"
+echo "web build: .wasm $wasm_raw B (gzip $gz_wasm B) + JS glue and API (gzip $gz_js B) = $raw B raw, $gz B gzip (budget $budget B)"
+if [ "$gz" -gt "$budget" ]; then
+  echo "over the size budget: $gz > $budget bytes gzip" >&2
+  exit 1
+fi

@@ -1,0 +1,488 @@
+// sails-io-wasm: the sails.io.js API (io.sails, io.socket, SailsSocket, JWR) over the wasm driver.
+// This file only adapts the API; connecting, queueing, heartbeats, acks, timeouts and reconnection are
+// all done by the Rust core. build.sh wraps it into the CommonJS (node) and ES module (web, bundler)
+// entry points.
+
+var SDK_VERSION = '1.2.1';
+
+// The options a socket takes from itself first, then from `io.sails`.
+var SOCKET_OPTIONS = [
+  'url', 'path', 'query', 'headers', 'initialConnectionHeaders', 'transports', 'multiplex',
+  'useCORSRouteToGetCookie', 'reconnection', 'reconnectionAttempts', 'reconnectionDelay',
+  'reconnectionDelayMax', 'randomizationFactor', 'timeout', 'rejectUnauthorized',
+  // sails-io-wasm additions
+  'requestTimeout', 'getCookieTimeout', 'eio'
+];
+
+var USAGE = 'Usage:\n' +
+  'socket.request( options, [fnToCallWhenComplete] )\n\n' +
+  'options.url :: e.g. "/foo/bar"\n' +
+  'options.method :: e.g. "get", "post", "put", or "delete", etc.\n' +
+  'options.params :: e.g. { emailAddress: "mike@example.com" }\n' +
+  'options.headers :: e.g. { "x-my-custom-header": "some string" }';
+
+var DISCONNECTED_MESSAGE = 'The socket disconnected before the request completed.';
+
+// env: { Driver, ready: Promise | null, platform: 'node' | 'browser', openWebSocket(url, headers),
+//        scriptUrl, toBuffer(arrayBuffer) | null }
+function createIo(env) {
+  var io = {};
+  var warned = {};
+  var wasmReady = !env.ready;
+  var wasmError = null;
+  if (env.ready) {
+    env.ready.then(function () { wasmReady = true; }, function (e) { wasmError = e; });
+  }
+
+  function warnOnce(key, message) {
+    if (warned[key]) return;
+    warned[key] = true;
+    if (typeof console !== 'undefined') console.warn(message);
+  }
+
+  // SDK messages, silenced when io.sails.environment is 'production'.
+  function log() {
+    if (io.sails.environment === 'production' || typeof console === 'undefined') return;
+    console.log.apply(console, arguments);
+  }
+
+  function defaultEnvironment() {
+    var locals = typeof window !== 'undefined' ? window.SAILS_LOCALS : undefined;
+    if (locals && (locals._environment === 'staging' || locals._environment === 'production')) return 'production';
+    if (typeof env.scriptUrl === 'string' && /(#production|\.min\.js)/.test(env.scriptUrl)) return 'production';
+    return 'development';
+  }
+
+  io.sails = {
+    autoConnect: true,
+    reconnection: false,
+    useCORSRouteToGetCookie: true,
+    environment: defaultEnvironment(),
+    transports: ['websocket'],
+    sdk: { version: SDK_VERSION, language: 'javascript', platform: env.platform }
+  };
+
+  // ---- JWR -------------------------------------------------------------------------------------
+  function JWR(r) {
+    this.body = r.body;
+    this.headers = r.headers || {};
+    this.statusCode = (typeof r.statusCode === 'undefined') ? 200 : r.statusCode;
+    if (typeof r.error === 'string') this.error = new Error(r.error);
+  }
+  JWR.prototype.toString = function () {
+    return '[ResponseFromSails]' + '  -- Status: ' + this.statusCode + '  -- Headers: ' + this.headers +
+      '  -- Body: ' + this.body;
+  };
+  JWR.prototype.toPOJO = function () {
+    return { body: this.body, headers: this.headers, statusCode: this.statusCode };
+  };
+  JWR.prototype.pipe = function () {
+    return new Error('Client-side streaming support not implemented yet.');
+  };
+
+  function buffers(v) {
+    if (v instanceof ArrayBuffer) return env.toBuffer(v);
+    if (Array.isArray(v)) return v.map(buffers);
+    if (v && typeof v === 'object') {
+      for (var k in v) if (Object.prototype.hasOwnProperty.call(v, k)) v[k] = buffers(v[k]);
+    }
+    return v;
+  }
+
+  // ---- SailsSocket -------------------------------------------------------------------------------
+  function SailsSocket(opts) {
+    opts = opts || {};
+    var self = this;
+    SOCKET_OPTIONS.forEach(function (k) { self[k] = opts[k]; });
+    self._opts = opts;
+    self._driver = null;
+    self._isConnecting = false;
+    self._mightBeAboutToAutoConnect = false;
+    self._inReconnectAttempt = false;
+    self._listeners = {};
+    self._pending = {};
+    self._early = []; // requests made before the driver exists
+  }
+
+  SailsSocket.prototype._emit = function (name, args) {
+    var fns = (this._listeners[name] || []).slice();
+    for (var i = 0; i < fns.length; i++) {
+      try {
+        fns[i].apply(this, args || []);
+      } catch (e) {
+        // Report it like an uncaught error without breaking the socket.
+        setTimeout(function () { throw e; }, 0);
+      }
+    }
+  };
+
+  SailsSocket.prototype.on = function (name, fn) {
+    (this._listeners[name] = this._listeners[name] || []).push(fn);
+    return this;
+  };
+
+  SailsSocket.prototype.off = function (name, fn) {
+    var fns = this._listeners[name];
+    if (!fns) return this;
+    if (typeof fn === 'undefined') { delete this._listeners[name]; return this; }
+    var i = fns.indexOf(fn);
+    if (i !== -1) fns.splice(i, 1);
+    return this;
+  };
+
+  SailsSocket.prototype.removeAllListeners = function (name) {
+    if (typeof name === 'undefined') this._listeners = {};
+    else delete this._listeners[name];
+    return this;
+  };
+
+  SailsSocket.prototype.isConnected = function () {
+    return !!this._driver && this._driver.isConnected();
+  };
+  SailsSocket.prototype.isConnecting = function () { return this._isConnecting; };
+  SailsSocket.prototype.mightBeAboutToAutoConnect = function () { return this._mightBeAboutToAutoConnect; };
+
+  SailsSocket.prototype.disconnect = function () {
+    this._isConnecting = false;
+    if (!this.isConnected()) throw new Error('Cannot disconnect- socket is already disconnected');
+    this._driver.disconnect();
+  };
+
+  SailsSocket.prototype.reconnect = function () {
+    if (this._isConnecting) throw new Error('Cannot connect- socket is already connecting');
+    if (this.isConnected()) throw new Error('Cannot connect- socket is already connected');
+    return this._connect();
+  };
+
+  SailsSocket.prototype._request = function () {
+    throw new Error('`_request()` was a private API deprecated as of v0.11 of the sails.io.js client. Use `.request()` instead.');
+  };
+
+  // Fills unset options from io.sails (as sails.io.js does at connect time) and returns the JSON the
+  // driver takes.
+  SailsSocket.prototype._resolveOptions = function () {
+    var self = this;
+    SOCKET_OPTIONS.forEach(function (k) {
+      if (typeof self[k] === 'undefined') self[k] = io.sails[k];
+    });
+    if (!self.url && env.platform === 'browser' && typeof location !== 'undefined' && location.host) {
+      self.url = location.protocol + '//' + location.host;
+    }
+    if (typeof self.url === 'string') self.url = self.url.replace(/(\/)$/, '');
+    var query = self.query;
+    if (query && typeof query === 'object') {
+      throw new Error('`query` setting does not currently support configuration as a dictionary (`{}`).  ' +
+        'Instead, it must be specified as a string like `foo=89&bar=hi`');
+    } else if (query && typeof query !== 'string') {
+      throw new Error('Unexpected data type provided for `query` setting: ' + query);
+    }
+    if (Array.isArray(self.transports) && self.transports.indexOf('websocket') === -1) {
+      warnOnce('transports', 'sails-io-wasm only speaks the `websocket` transport; `transports: ' +
+        JSON.stringify(self.transports) + '` is ignored.');
+    }
+    var initial = self.initialConnectionHeaders;
+    if (initial && env.platform === 'browser') {
+      warnOnce('initialConnectionHeaders', 'When running in browser, `initialConnectionHeaders` option is only ' +
+        'available for the `polling` transport (sails-io-wasm uses WebSocket only, so they are not sent).');
+    }
+    var attempts = self.reconnectionAttempts;
+    return JSON.stringify({
+      url: self.url,
+      path: self.path,
+      query: query ? query.replace(/^\?/, '') : undefined,
+      eio: self.eio,
+      platform: env.platform,
+      reconnection: !!self.reconnection,
+      reconnectionAttempts: (typeof attempts === 'number' && isFinite(attempts)) ? attempts : null,
+      reconnectionDelay: self.reconnectionDelay,
+      reconnectionDelayMax: self.reconnectionDelayMax,
+      randomizationFactor: self.randomizationFactor,
+      timeout: self.timeout,
+      requestTimeout: self.requestTimeout,
+      headers: self.headers,
+      seed: Math.floor(Math.random() * 4294967296)
+    });
+  };
+
+  SailsSocket.prototype._connect = function () {
+    var self = this;
+    self._isConnecting = true;
+    self._mightBeAboutToAutoConnect = false;
+    if (!wasmReady) {
+      if (wasmError) return self._failConnect(wasmError);
+      env.ready.then(function () {
+        try {
+          self._connectNow();
+        } catch (e) {
+          self._failConnect(e);
+        }
+      }, function (e) { self._failConnect(e); });
+      return self;
+    }
+    self._connectNow();
+    return self;
+  };
+
+  SailsSocket.prototype._failConnect = function (error) {
+    this._isConnecting = false;
+    log('sails-io-wasm: the socket could not connect: ' + (error && error.message || error));
+    this._emit('connect_error', [error instanceof Error ? error : new Error(String(error))]);
+  };
+
+  SailsSocket.prototype._connectNow = function () {
+    var self = this;
+    if (!self._driver) {
+      var options = self._resolveOptions();
+      var initial = env.platform === 'node' ? self.initialConnectionHeaders : undefined;
+      self._driver = new env.Driver(options, function (url) {
+        return env.openWebSocket(url, initial);
+      }, function (kind, a, b, c) {
+        self._onDriverEvent(kind, a, b, c);
+      });
+      var early = self._early;
+      self._early = [];
+      early.forEach(function (r) { self._send(r[0], r[1], r[2], r[3], r[4], r[5], true); });
+    }
+    var cookieRoute = self._crossOriginCookieRoute();
+    if (!cookieRoute) {
+      self._driver.connect();
+      return;
+    }
+    getCookie(self.url + cookieRoute, self.getCookieTimeout || 10000, function (error) {
+      if (!self._isConnecting) return; // disconnect() was called meanwhile
+      if (error) return self._failConnect(error);
+      self._driver.connect();
+    });
+  };
+
+  // The path of the cookie route when the page and the server are on different origins (browser only).
+  SailsSocket.prototype._crossOriginCookieRoute = function () {
+    var route = this.useCORSRouteToGetCookie;
+    if (!route || env.platform !== 'browser' || typeof document === 'undefined' || typeof location === 'undefined') {
+      return null;
+    }
+    var target;
+    try {
+      target = new URL(this.url, location.href);
+    } catch (e) {
+      return null;
+    }
+    var here = new URL(location.href);
+    var port = function (u) { return u.port || (u.protocol === 'https:' || u.protocol === 'wss:' ? '443' : '80'); };
+    var sameOrigin = target.hostname === here.hostname && port(target) === port(here) &&
+      target.protocol.replace(/^ws/, 'http') === here.protocol;
+    if (sameOrigin) return null;
+    return typeof route === 'string' ? route : '/__getcookie';
+  };
+
+  SailsSocket.prototype._onDriverEvent = function (kind, a, b, c) {
+    var self = this;
+    switch (kind) {
+      case 'response': {
+        var entry = self._pending[a];
+        delete self._pending[a];
+        if (entry) settle(entry, b);
+        return;
+      }
+      case 'event': {
+        var args = b;
+        if (typeof c === 'number') {
+          var driver = self._driver;
+          args = args.concat([function () {
+            driver.ack(c, JSON.stringify(Array.prototype.slice.call(arguments)));
+          }]);
+        }
+        if (env.toBuffer) args = buffers(args);
+        if (a === 'sails:parseError') {
+          log('Sails could not parse a socket message from this client and had no callback to answer with:', args[0]);
+        }
+        self._emit(a, args);
+        return;
+      }
+      case 'connect':
+        self._isConnecting = false;
+        self._inReconnectAttempt = false;
+        log('sails-io-wasm: now connected to ' + self.url + ' (sails.io.js ' + env.platform +
+          ' SDK protocol v' + SDK_VERSION + ', socket id ' + a + ')');
+        self._emit('connect', []);
+        return;
+      case 'disconnect':
+        log('sails-io-wasm: socket was disconnected from Sails (' + a + ').');
+        self._emit('disconnect', [a]);
+        return;
+      case 'connect_error': {
+        var error = new Error(a);
+        if (!self._inReconnectAttempt) self._isConnecting = false;
+        if (b === 'timeout') self._emit('connect_timeout', []);
+        log('sails-io-wasm: the socket could not connect to ' + self.url + ': ' + a);
+        self._emit('connect_error', [error]);
+        if (self._inReconnectAttempt) self._emit('reconnect_error', [error]);
+        return;
+      }
+      case 'reconnecting':
+        self._inReconnectAttempt = true;
+        log('sails-io-wasm: trying to reconnect to ' + self.url + ' (attempt #' + a + ')');
+        self._emit('reconnect_attempt', [a]);
+        self._emit('reconnecting', [a]);
+        return;
+      case 'reconnect':
+        self._inReconnectAttempt = false;
+        log('sails-io-wasm: socket reconnected after ' + a + ' attempt(s).');
+        self._emit('reconnect', [a]);
+        return;
+      case 'reconnect_failed':
+        self._inReconnectAttempt = false;
+        self._emit('reconnect_failed', []);
+        return;
+    }
+  };
+
+  function settle(entry, r) {
+    if (typeof r.kind === 'undefined') {
+      if (r.binary && env.toBuffer) r.body = buffers(r.body);
+      return finish(entry, new JWR(r), null);
+    }
+    if (r.kind === 'server') {
+      // Sails could not parse the request: answered as a 4xx JWR carrying Sails' explanation.
+      var body = { message: r.message, details: r.details };
+      return finish(entry, new JWR({ body: body, headers: {}, statusCode: r.status, error: r.message }), null);
+    }
+    var message = r.kind === 'disconnected' ? DISCONNECTED_MESSAGE
+      : r.kind === 'timeout' ? 'The request timed out before the server responded.' : r.message;
+    finish(entry, null, new Error(message));
+  }
+
+  function finish(entry, jwr, error) {
+    if (entry.cb) {
+      if (jwr) entry.cb(jwr.body, jwr);
+      else entry.cb(error, { body: null, statusCode: 0, headers: {} });
+    } else if (jwr) {
+      entry.resolve(jwr);
+    } else {
+      error.jwr = { body: null, statusCode: 0, headers: {} };
+      entry.reject(error);
+    }
+  }
+
+  function invalid(message) {
+    return new Error(message + '\n' + USAGE);
+  }
+
+  SailsSocket.prototype.request = function (options, cb) {
+    if (typeof cb !== 'undefined' && typeof cb !== 'function') throw invalid('Invalid callback function!');
+    if (typeof options !== 'object' || options === null || typeof options.url !== 'string') {
+      throw invalid('Invalid or missing URL!');
+    }
+    if (options.method && typeof options.method !== 'string') {
+      throw invalid('Invalid `method` provided (should be a string like "post" or "put")');
+    }
+    if (options.headers && typeof options.headers !== 'object') {
+      throw invalid('Invalid `headers` provided (should be a dictionary with string values)');
+    }
+    if (options.params && typeof options.params !== 'object') {
+      throw invalid('Invalid `params` provided (should be a dictionary with JSON-serializable values)');
+    }
+    if (options.data && typeof options.data !== 'object') {
+      throw invalid('Invalid `data` provided (should be a dictionary with JSON-serializable values)');
+    }
+    if (options.data && options.params) {
+      throw invalid('Cannot specify both `params` and `data`!  They are aliases of each other.');
+    }
+    var entry = { cb: cb };
+    var promise;
+    if (!cb) {
+      promise = new Promise(function (resolve, reject) { entry.resolve = resolve; entry.reject = reject; });
+    }
+    var timeout = typeof options.timeout === 'number' ? options.timeout : -1;
+    this._send(options.method || 'get', options.url, JSON.stringify(options.headers || {}),
+      JSON.stringify(options.params || options.data || {}), timeout, entry, false);
+    return promise;
+  };
+
+  SailsSocket.prototype._send = function (method, url, headers, data, timeout, entry, late) {
+    if (!this._driver) {
+      this._early.push([method, url, headers, data, timeout, entry]);
+      return;
+    }
+    var id;
+    try {
+      id = this._driver.request(method, url, headers, data, timeout);
+    } catch (e) {
+      if (!late) throw new Error(e.message);
+      return finish(entry, null, new Error(e.message));
+    }
+    this._pending[id] = entry;
+  };
+
+  ['get', 'post', 'put', 'patch', 'delete'].forEach(function (method) {
+    SailsSocket.prototype[method] = function (url, data, cb) {
+      if (typeof data === 'function') {
+        cb = data;
+        data = {};
+      }
+      var options = { method: method, url: url };
+      options[method === 'post' ? 'data' : 'params'] = data;
+      return this.request(options, cb);
+    };
+  });
+
+  // ---- cross-origin cookie handshake (browser) ---------------------------------------------------
+  // Loads `<url>/__getcookie` as a script (what sails.io.js does): the response sets the session cookie
+  // for the server's site, which the WebSocket handshake then carries. Unlike sails.io.js, a failure or
+  // a timeout is reported instead of never connecting.
+  function getCookie(src, timeoutMs, done) {
+    if (typeof window._sailsIoJSConnect !== 'function') {
+      window._sailsIoJSConnect = function () {};
+    }
+    var script = document.createElement('script');
+    var finished = false;
+    var timer = setTimeout(function () {
+      end(new Error('sails-io-wasm: no answer from ' + src + ' within ' + timeoutMs + ' ms (the cross-origin ' +
+        'cookie handshake). Is the server reachable? Set `io.sails.useCORSRouteToGetCookie = false` to skip it.'));
+    }, timeoutMs);
+    function end(error) {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      script.onload = script.onerror = null;
+      if (script.parentNode) script.parentNode.removeChild(script);
+      done(error);
+    }
+    script.onload = function () { end(null); };
+    script.onerror = function () {
+      end(new Error('sails-io-wasm: could not load ' + src + ' (the cross-origin cookie handshake). Is the ' +
+        'server reachable, and does it serve this route? Set `io.sails.useCORSRouteToGetCookie = false` to skip it.'));
+    };
+    script.src = src;
+    (document.head || document.documentElement).appendChild(script);
+  }
+
+  io.sails.connect = function (url, opts) {
+    opts = opts || {};
+    opts.url = url || opts.url;
+    var socket = new SailsSocket(opts);
+    socket._connect();
+    return socket;
+  };
+
+  io.SailsSocket = SailsSocket;
+  io.JWR = JWR;
+
+  // The eager socket: it connects after the current tick unless autoConnect is turned off by then.
+  io.socket = new SailsSocket();
+  io.socket._mightBeAboutToAutoConnect = true;
+  setTimeout(function () {
+    io.socket._mightBeAboutToAutoConnect = false;
+    if (io.sails.autoConnect === false || io.sails.autoconnect === false) {
+      delete io.socket;
+      return;
+    }
+    try {
+      io.socket._connect();
+    } catch (e) {
+      io.socket._failConnect(e);
+    }
+  }, 0);
+
+  return io;
+}

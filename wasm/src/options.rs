@@ -1,0 +1,253 @@
+//! Turning what the JS layer hands over (JSON text) into the core's types. Pure Rust, so it is tested on
+//! the host as well as in wasm.
+
+use std::time::Duration;
+
+use sails_io::protocol::sails::{handshake_url_from_parts, SdkInfo, SDK_PROTOCOL_VERSION};
+use sails_io::{Config, EioVersion, Error, Method, Reconnection, Request};
+use serde_json::{Map, Value};
+
+/// The connection settings of one socket, as the JS layer resolved them from `io.sails` and the
+/// per-socket options (a JSON object; absent or `null` fields keep socket.io-client's defaults):
+///
+/// `url` (`http(s)://host[:port]` or `ws(s)://…`), `path` (engine path, `/socket.io`), `query` (added to
+/// the handshake URL), `eio` (3, the default and what sails.io.js speaks, or 4), `platform`
+/// (`__sails_io_sdk_platform`), `reconnection` (default false), `reconnectionAttempts` (null: never give
+/// up), `reconnectionDelay`, `reconnectionDelayMax`, `randomizationFactor`, `timeout` (connect timeout,
+/// ms), `requestTimeout` (default request timeout, ms; none: wait as long as the connection lives),
+/// `headers` (added to every request that does not set them) and `seed` (reconnection jitter).
+///
+/// Read by hand rather than with a serde derive: the derive's error paths pull float formatting into the
+/// wasm build (~20 KB).
+struct Options(Map<String, Value>);
+
+impl Options {
+    fn str(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(Value::as_str)
+    }
+    fn num(&self, key: &str) -> Option<f64> {
+        self.0.get(key).and_then(Value::as_f64)
+    }
+}
+
+/// A socket's core configuration and the WebSocket URL to open.
+#[derive(Debug)]
+pub struct Prepared {
+    /// For [`sails_io::Connection::new`].
+    pub config: Config,
+    /// `ws(s)://host/socket.io/?…&EIO=3&transport=websocket`.
+    pub handshake_url: String,
+}
+
+fn millis(ms: Option<f64>) -> Option<Duration> {
+    ms.filter(|m| m.is_finite() && *m >= 0.0).map(|m| Duration::from_millis(m as u64))
+}
+
+/// A header value as a string: strings as they are, anything else as its JSON text.
+fn header_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn headers(map: &Map<String, Value>) -> Vec<(String, String)> {
+    map.iter().map(|(k, v)| (k.clone(), header_value(v))).collect()
+}
+
+/// Parses the options JSON and builds the configuration and handshake URL.
+pub fn prepare(json: &str) -> Result<Prepared, Error> {
+    let o = match serde_json::from_str(json) {
+        Ok(Value::Object(map)) => Options(map),
+        _ => return Err(Error::InvalidRequest("the options must be a JSON object".into())),
+    };
+    let raw_url = o.str("url").filter(|u| !u.is_empty()).ok_or_else(|| {
+        Error::InvalidRequest("no `url`: set `io.sails.url` (or pass one to `io.sails.connect(url)`)".into())
+    })?;
+    let (scheme, authority, base_path) = split_url(raw_url)?;
+    let eio = match o.0.get("eio") {
+        None | Some(Value::Null) => EioVersion::V3,
+        Some(v) if v.as_u64() == Some(3) => EioVersion::V3,
+        Some(v) if v.as_u64() == Some(4) => EioVersion::V4,
+        Some(v) => return Err(Error::InvalidRequest(format!("unsupported `eio` {v} (use 3 or 4)"))),
+    };
+    let sdk = SdkInfo {
+        version: SDK_PROTOCOL_VERSION.into(),
+        platform: o.str("platform").unwrap_or("browser").into(),
+        language: "javascript".into(),
+    };
+    let path = o.str("path").unwrap_or("/socket.io");
+    let url = handshake_url_from_parts(scheme, authority, base_path, path, o.str("query"), &sdk, eio)?;
+    let defaults = Reconnection::default();
+    let reconnection = Reconnection {
+        enabled: o.0.get("reconnection").and_then(Value::as_bool).unwrap_or(false),
+        attempts: o.num("reconnectionAttempts").filter(|n| n.is_finite() && *n >= 0.0).map(|n| n as u32),
+        delay: millis(o.num("reconnectionDelay")).unwrap_or(defaults.delay),
+        delay_max: millis(o.num("reconnectionDelayMax")).unwrap_or(defaults.delay_max),
+        randomization: o.num("randomizationFactor").filter(|f| f.is_finite()).unwrap_or(defaults.randomization),
+    };
+    let config_defaults = Config::default();
+    let config = Config {
+        eio,
+        reconnection,
+        connect_timeout: millis(o.num("timeout")).unwrap_or(config_defaults.connect_timeout),
+        request_timeout: millis(o.num("requestTimeout")),
+        headers: o.0.get("headers").and_then(Value::as_object).map(headers).unwrap_or_default(),
+        rng_seed: o.num("seed").filter(|s| s.is_finite() && *s >= 0.0).map_or(config_defaults.rng_seed, |s| s as u64),
+        ..config_defaults
+    };
+    Ok(Prepared { config, handshake_url: url })
+}
+
+/// Splits `scheme://authority/path?query#fragment` into scheme, authority and path. (The `url` crate's
+/// full parser is not used: its IDNA tables would be most of the wasm build; non-ASCII hosts are left to
+/// the WebSocket implementation, which converts them.)
+pub fn split_url(url: &str) -> Result<(&str, &str, &str), Error> {
+    let invalid = || Error::InvalidRequest(format!("invalid url {url:?} (expected e.g. http://localhost:1337)"));
+    let (scheme, rest) = url.trim().split_once("://").ok_or_else(invalid)?;
+    if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) {
+        return Err(invalid());
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if authority.is_empty() {
+        return Err(invalid());
+    }
+    let path = &tail[..tail.find(['?', '#']).unwrap_or(tail.len())];
+    Ok((scheme, authority, path))
+}
+
+/// Builds a request from what `socket.request()` was given after the JS layer's sails.io.js-style
+/// argument checks: the method name (any case), the URL, the headers object and body as JSON text, and
+/// a timeout in ms (negative or NaN: the socket's default).
+pub fn request(
+    method: &str,
+    url: &str,
+    headers_json: &str,
+    data_json: &str,
+    timeout_ms: f64,
+) -> Result<Request, Error> {
+    let method: Method = method.parse()?;
+    let bad = |what: &str, e: serde_json::Error| Error::InvalidRequest(format!("invalid `{what}`: {e}"));
+    let header_map: Map<String, Value> = if headers_json.is_empty() {
+        Map::new()
+    } else {
+        serde_json::from_str(headers_json).map_err(|e| bad("headers", e))?
+    };
+    let data: Value =
+        if data_json.is_empty() { Value::Null } else { serde_json::from_str(data_json).map_err(|e| bad("data", e))? };
+    let mut req = Request::new(method, url).data(data);
+    req.headers = headers(&header_map);
+    if let Some(t) = millis(Some(timeout_ms)) {
+        req = req.timeout(t);
+    }
+    req.validate()?;
+    Ok(req)
+}
+
+/// How the JS layer reports a request that ended without a response.
+pub fn error_kind(e: &Error) -> &'static str {
+    match e {
+        Error::Disconnected | Error::Closed => "disconnected",
+        Error::Timeout(_) => "timeout",
+        Error::Server(_) => "server",
+        Error::Protocol(_) => "protocol",
+        _ => "error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_are_sails_io_js_defaults() {
+        let p = prepare(r#"{"url":"http://127.0.0.1:1337","platform":"node"}"#).unwrap();
+        assert_eq!(
+            p.handshake_url,
+            "ws://127.0.0.1:1337/socket.io/?__sails_io_sdk_version=1.2.1&__sails_io_sdk_platform=node&__sails_io_sdk_language=javascript&EIO=3&transport=websocket"
+        );
+        assert!(!p.config.reconnection.enabled);
+        assert_eq!(p.config.connect_timeout, Duration::from_secs(20));
+        assert_eq!(p.config.request_timeout, None);
+        assert_eq!(p.config.eio, EioVersion::V3);
+    }
+
+    #[test]
+    fn options_map_to_the_core_config() {
+        let p = prepare(
+            &json!({"url":"https://h.example/","path":"/io","query":"?a=1","eio":4,"reconnection":true,
+                "reconnectionAttempts":3,"reconnectionDelay":10,"reconnectionDelayMax":20,"randomizationFactor":0,
+                "timeout":500,"requestTimeout":250,"headers":{"x-a":"1","x-n":5}})
+            .to_string(),
+        )
+        .unwrap();
+        assert!(
+            p.handshake_url.starts_with("wss://h.example/io/?a=1&__sails_io_sdk_version=1.2.1&"),
+            "{}",
+            p.handshake_url
+        );
+        assert!(p.handshake_url.ends_with("&EIO=4&transport=websocket"));
+        let r = &p.config.reconnection;
+        assert!(r.enabled);
+        assert_eq!(
+            (r.attempts, r.delay, r.delay_max, r.randomization),
+            (Some(3), Duration::from_millis(10), Duration::from_millis(20), 0.0)
+        );
+        assert_eq!(p.config.connect_timeout, Duration::from_millis(500));
+        assert_eq!(p.config.request_timeout, Some(Duration::from_millis(250)));
+        assert_eq!(p.config.headers, vec![("x-a".into(), "1".into()), ("x-n".into(), "5".into())]);
+        // `reconnectionAttempts: Infinity` arrives as null: never give up.
+        let p = prepare(r#"{"url":"http://h","reconnectionAttempts":null}"#).unwrap();
+        assert_eq!(p.config.reconnection.attempts, None);
+    }
+
+    #[test]
+    fn urls_are_split() {
+        assert_eq!(split_url("http://h:1/").unwrap(), ("http", "h:1", "/"));
+        assert_eq!(split_url("https://a.b?x=1").unwrap(), ("https", "a.b", ""));
+        assert_eq!(split_url("ws://[::1]:9/ns?q#f").unwrap(), ("ws", "[::1]:9", "/ns"));
+        for bad in ["h:1", "://h", "http://", "ht tp://h"] {
+            assert!(split_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_options_are_errors() {
+        for bad in [
+            r#"{}"#,
+            "[]",
+            r#"{"url":"nope"}"#,
+            r#"{"url":"http://h/ns"}"#,
+            r#"{"url":"ftp://h"}"#,
+            r#"{"url":"http://h","eio":5}"#,
+            "[1",
+        ] {
+            assert!(matches!(prepare(bad), Err(Error::InvalidRequest(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn requests_are_built_and_checked() {
+        let r = request("POST", "/echo", r#"{"x-a":"1"}"#, r#"{"n":1}"#, 1500.0).unwrap();
+        assert_eq!(r.method, Method::Post);
+        assert_eq!(r.headers, vec![("x-a".into(), "1".into())]);
+        assert_eq!(r.data, json!({"n":1}));
+        assert_eq!(r.timeout, Some(Duration::from_millis(1500)));
+        let r = request("get", "/a", "", "", f64::NAN).unwrap();
+        assert_eq!((r.data.clone(), r.timeout), (Value::Null, None));
+        assert_eq!(r.envelope(&[]).to_string(), r#"{"method":"get","headers":{},"data":{},"url":"/a"}"#);
+        assert!(request("trace", "/a", "", "", -1.0).is_err());
+        assert!(request("get", "/a", "", "\"str\"", -1.0).is_err());
+        assert!(request("get", "/a", "[", "", -1.0).is_err());
+    }
+
+    #[test]
+    fn error_kinds() {
+        assert_eq!(error_kind(&Error::Disconnected), "disconnected");
+        assert_eq!(error_kind(&Error::Closed), "disconnected");
+        assert_eq!(error_kind(&Error::Timeout("x")), "timeout");
+        assert_eq!(error_kind(&Error::Transport("x".into())), "error");
+    }
+}
