@@ -119,7 +119,7 @@ compare() {
     status=1
   else
     set +e
-    line=$(node "$here/clients/compare.js" --name "$name" --reference "$reference" --actual "$actual" \
+    line=$(timeout --kill-after=5 60 node "$here/clients/compare.js" --name "$name" --reference "$reference" --actual "$actual" \
       --deviations "$here/DEVIATIONS.md" --max-diffs "$max_diffs" \
       --write-normalized "$out/normalized" 2>&1)
     status=$?

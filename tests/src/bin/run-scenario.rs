@@ -673,6 +673,7 @@ impl Runner {
                 lock(&inbox).push((event_name.clone(), payload));
             });
         }
+        self.sockets.insert(name.clone(), Entry { socket: socket.clone(), inbox, pending: Vec::new() });
         let connecting = Self::start_connect(&socket);
         // Requests made before the connection is up: the client queues them.
         let mut queued = Vec::new();
@@ -680,7 +681,6 @@ impl Runner {
             let issued = self.issue(&socket, &spec)?;
             queued.push((spec, issued));
         }
-        self.sockets.insert(name.clone(), Entry { socket: socket.clone(), inbox, pending: Vec::new() });
         let id = self.wait_connected(&socket, connecting).await;
         self.record_connected(&name, id);
         for (spec, issued) in queued {
