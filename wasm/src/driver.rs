@@ -47,8 +47,6 @@ struct Inner {
     transport: Option<Transport>,
     /// Counts transports, so handlers of a transport we already dropped do nothing.
     generation: u64,
-    /// What `onerror` said, reported with the `close` that follows.
-    transport_error: Option<String>,
     timer: Option<(Instant, Timeout)>,
     events: VecDeque<Event>,
     dispatching: bool,
@@ -78,7 +76,6 @@ impl Driver {
             on_event,
             transport: None,
             generation: 0,
-            transport_error: None,
             timer: None,
             events: VecDeque::new(),
             dispatching: false,
@@ -221,7 +218,6 @@ impl Inner {
 
     fn drop_transport(&mut self) {
         self.generation += 1;
-        self.transport_error = None;
         if let Some(t) = self.transport.take() {
             t.close();
         }
@@ -265,19 +261,18 @@ impl Inner {
                     .and_then(|m| m.as_string())
                     .filter(|m| !m.is_empty())
                     .unwrap_or_else(|| "websocket error".into());
-                if let Some(rc) = weak.upgrade() {
-                    let mut inner = rc.borrow_mut();
-                    if inner.generation == generation && inner.transport_error.is_none() {
-                        inner.transport_error = Some(message);
-                    }
-                }
+                // An error ends the transport. Browsers fire `close` next, but node 20's WebSocket does not
+                // when the connection cannot be opened, so report it now (the handlers are detached).
+                with_live(&weak, generation, |inner| {
+                    inner.drop_transport();
+                    inner.conn.transport_closed(Some(Error::Transport(message)), Instant::now());
+                });
             })
         };
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_ev: CloseEvent| {
             with_live(&weak, generation, |inner| {
-                let error = inner.transport_error.take().map(Error::Transport);
                 inner.drop_transport();
-                inner.conn.transport_closed(error, Instant::now());
+                inner.conn.transport_closed(None, Instant::now());
             });
         });
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));

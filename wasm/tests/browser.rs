@@ -1,0 +1,43 @@
+//! The driver in headless Chromium (wasm-bindgen-test-runner + chromedriver).
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+use wasm_bindgen_test::wasm_bindgen_test;
+
+#[wasm_bindgen_test]
+async fn request_and_response() {
+    common::request_and_response("browser").await;
+}
+
+#[wasm_bindgen_test]
+async fn server_events() {
+    common::server_events("browser").await;
+}
+
+#[wasm_bindgen_test]
+async fn disconnect_fails_requests_in_flight() {
+    common::disconnect_fails_requests_in_flight("browser").await;
+}
+
+#[wasm_bindgen_test]
+async fn request_timeout() {
+    common::request_timeout().await;
+}
+
+#[wasm_bindgen_test]
+async fn connect_error_on_closed_port() {
+    common::connect_error_on_closed_port().await;
+}
+
+#[wasm_bindgen_test]
+async fn reconnects_after_failed_attempts() {
+    common::reconnects_after_failed_attempts().await;
+}
+
+#[wasm_bindgen_test]
+fn invalid_options_and_requests() {
+    common::invalid_options_and_requests();
+}
