@@ -1,18 +1,31 @@
 #!/usr/bin/env bash
 # The whole test suite. README's second set-up command; .ci/run calls exactly this.
+# Needs: rustup (with the wasm32-unknown-unknown target), node + npm (packages install from lockfiles).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n=== %s\n' "$*"; }
+started=$(date +%s)
+step() { printf '\n=== %s (at %ss)\n' "$*" "$(( $(date +%s) - started ))"; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy (all targets, warnings are errors)"
+step "cargo clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
-
-step "cargo test (workspace, incl. doc tests)"
-cargo test --workspace --all-features
 
 step "the core compiles for the browser (wasm32-unknown-unknown)"
 cargo check -p sails-io --target wasm32-unknown-unknown
+
+step "node packages of the real peers (real Sails app, real sails.io.js) from their lockfiles"
+tests/interop/ensure-deps.sh tests/interop/sails-app tests/interop/clients
+
+step "cargo test (workspace: core, driver, CLI, stub, client vs stub, fault tests vs real Sails and stub, doc tests)"
+cargo test --workspace --all-features
+
+step "interop tools' own tests (EIO4 adapter, transcript comparison)"
+(cd tests/interop/clients && npm test)
+
+step "differential conformance: sails.io.js and the Rust client against real Sails and the server-stub, EIO 3 and 4"
+tests/interop/run-conformance.sh
+
+printf '\n=== all suites passed in %ss\n' "$(( $(date +%s) - started ))"

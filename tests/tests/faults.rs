@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use axum::routing::{get, post};
 use futures_util::StreamExt;
 use sails_io::{DisconnectReason, EioVersion, Error, EventStream, Reconnection, SailsSocket, SocketEvent};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const T: Duration = Duration::from_secs(10);
 const GENERATIONS: [EioVersion; 2] = [EioVersion::V3, EioVersion::V4];
