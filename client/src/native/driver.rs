@@ -55,6 +55,10 @@ pub(crate) struct TransportOptions {
     pub max_message_size: usize,
     /// Timeout of the `/__getcookie` request.
     pub getcookie_timeout: std::time::Duration,
+    /// TLS settings when extra root certificates are trusted (`None`: the webpki roots).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The extra root certificates (DER), for the `/__getcookie` client.
+    pub root_certificates: Vec<Vec<u8>>,
 }
 
 pub(crate) struct Driver {
@@ -340,7 +344,8 @@ async fn open_transport(options: Arc<TransportOptions>) -> Result<Ws, Error> {
     let config = WebSocketConfig::default()
         .max_message_size(Some(options.max_message_size))
         .max_frame_size(Some(options.max_message_size));
-    match tokio_tungstenite::connect_async_with_config(request, Some(config), true).await {
+    let connector = options.tls.clone().map(tokio_tungstenite::Connector::Rustls);
+    match tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector).await {
         Ok((ws, _response)) => Ok(ws),
         Err(tungstenite::Error::Http(response)) => Err(Error::Handshake {
             status: response.status().as_u16(),
@@ -353,11 +358,13 @@ async fn open_transport(options: Arc<TransportOptions>) -> Result<Ws, Error> {
 /// `GET <server><path>` with the shared cookie jar, so the session cookie it sets goes on the handshake.
 async fn fetch_cookie(options: &TransportOptions, path: &str) -> Result<(), Error> {
     let jar = options.jar.clone().unwrap_or_default();
-    let client = reqwest::Client::builder()
-        .cookie_provider(jar)
-        .timeout(options.getcookie_timeout)
-        .build()
-        .map_err(|e| Error::Transport(format!("HTTP client: {e}")))?;
+    let mut client = reqwest::Client::builder().cookie_provider(jar).timeout(options.getcookie_timeout);
+    for der in &options.root_certificates {
+        let cert = reqwest::Certificate::from_der(der)
+            .map_err(|e| Error::InvalidRequest(format!("invalid root certificate: {e}")))?;
+        client = client.add_root_certificate(cert);
+    }
+    let client = client.build().map_err(|e| Error::Transport(format!("HTTP client: {e}")))?;
     let url = options.http_url.join(path).map_err(|e| Error::InvalidRequest(format!("cookie path {path:?}: {e}")))?;
     tracing::debug!(%url, "fetching the session cookie");
     let response = client.get(url).send().await.map_err(|e| {

@@ -318,6 +318,7 @@ pub struct SailsSocketBuilder {
     auth: Option<Value>,
     max_message_size: usize,
     rng_seed: Option<u64>,
+    root_certificates: Vec<Vec<u8>>,
 }
 
 impl SailsSocketBuilder {
@@ -339,6 +340,7 @@ impl SailsSocketBuilder {
             auth: None,
             max_message_size: 100_000_000,
             rng_seed: None,
+            root_certificates: Vec::new(),
         }
     }
 
@@ -449,6 +451,13 @@ impl SailsSocketBuilder {
         self
     }
 
+    /// Trusts this CA certificate (DER) for `wss://` and `https://`, besides the Mozilla roots
+    /// (webpki-roots) trusted by default: for servers with a private or self-signed certificate.
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(der.into());
+        self
+    }
+
     /// Builds the socket without connecting: requests queue until [`SailsSocket::connect`]. Needs a tokio
     /// runtime.
     pub fn build(self) -> Result<SailsSocket, Error> {
@@ -477,6 +486,7 @@ impl SailsSocketBuilder {
             })
             .collect::<Result<Vec<_>, Error>>()?;
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let tls = tls_config(&self.root_certificates)?;
         let mut config = Config {
             eio: self.eio,
             reconnection: self.reconnection,
@@ -499,6 +509,8 @@ impl SailsSocketBuilder {
             getcookie: self.getcookie,
             max_message_size: self.max_message_size,
             getcookie_timeout: self.connect_timeout,
+            tls,
+            root_certificates: self.root_certificates,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::default());
@@ -513,6 +525,23 @@ impl SailsSocketBuilder {
         socket.connect().await?;
         Ok(socket)
     }
+}
+
+/// The rustls configuration for extra root certificates (`None`: tokio-tungstenite's default, the
+/// webpki roots).
+fn tls_config(extra_roots: &[Vec<u8>]) -> Result<Option<Arc<rustls::ClientConfig>>, Error> {
+    if extra_roots.is_empty() {
+        return Ok(None);
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for der in extra_roots {
+        roots
+            .add(rustls::pki_types::CertificateDer::from(der.clone()))
+            .map_err(|e| Error::InvalidRequest(format!("invalid root certificate: {e}")))?;
+    }
+    let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    Ok(Some(Arc::new(config)))
 }
 
 fn seed_from_time() -> u64 {
