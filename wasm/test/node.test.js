@@ -1,0 +1,165 @@
+// sails-io-wasm in node: the WebSocket implementations, handshake headers, the io.socket life cycle,
+// Promises, request timeouts and reconnection.
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert');
+const WebSocket = require('ws');
+const { startStub, wasmIo, once, call, sleep } = require('./helpers');
+
+let stub;
+test.before(async () => { stub = await startStub(); });
+test.after(async () => { await stub.stop(); });
+
+async function sessionCookie() {
+  const res = await fetch(`${stub.url}/__getcookie`);
+  assert.strictEqual(await res.text(), '_sailsIoJSConnect();');
+  return res.headers.get('set-cookie').split(';')[0];
+}
+
+test('initialConnectionHeaders reach the handshake with npm ws and with the global WebSocket', async () => {
+  assert.strictEqual(typeof globalThis.WebSocket, 'function', 'run with node 22+ or --experimental-websocket');
+  const cookie = await sessionCookie();
+  const viaWs = wasmIo(WebSocket).sails.connect(stub.url, { initialConnectionHeaders: { cookie } });
+  const viaGlobal = wasmIo().sails.connect(stub.url, { initialConnectionHeaders: { cookie } });
+  const [, login] = await call(viaWs, 'post', '/login', { userId: 'shared' });
+  assert.strictEqual(login.statusCode, 200);
+  // Same cookie, so the same session on the server.
+  const [who] = await call(viaGlobal, 'get', '/whoami');
+  assert.deepStrictEqual(who, { userId: 'shared' });
+  // Without the cookie: a session of its own.
+  const other = wasmIo().sails.connect(stub.url);
+  const [nobody] = await call(other, 'get', '/whoami');
+  assert.deepStrictEqual(nobody, { userId: null });
+  for (const s of [viaWs, viaGlobal, other]) s.disconnect();
+});
+
+test('socket.io-client passed to the factory (the sails.io.js habit) is ignored', async () => {
+  const fakeSocketIoClient = Object.assign(function lookup() {}, { Manager: function Manager() {} });
+  const socket = wasmIo(fakeSocketIoClient).sails.connect(stub.url);
+  const [body] = await call(socket, 'get', '/hello');
+  assert.deepStrictEqual(body, { hello: 'world' });
+  socket.disconnect();
+});
+
+test('io.socket connects after the current tick; each factory call is a fresh io', async () => {
+  const factory = require('../pkg/nodejs/index.js');
+  const io = factory(WebSocket);
+  const io2 = factory(WebSocket);
+  assert.notStrictEqual(io, io2);
+  assert.notStrictEqual(io.socket, io2.socket);
+  io.sails.environment = 'production';
+  io.sails.url = stub.url;
+  io2.sails.autoConnect = false;
+  assert.strictEqual(io.socket.mightBeAboutToAutoConnect(), true);
+  assert.strictEqual(io.socket.isConnected(), false);
+  // Listeners bound and requests made before the connection exists work.
+  const connected = once(io.socket, 'connect');
+  const response = call(io.socket, 'get', '/hello');
+  await sleep(0);
+  assert.strictEqual(io.socket.mightBeAboutToAutoConnect(), false);
+  assert.strictEqual(io.socket.isConnecting(), true);
+  await connected;
+  assert.deepStrictEqual((await response)[0], { hello: 'world' });
+  assert.strictEqual(io.socket.isConnected(), true);
+  assert.strictEqual(io.socket.isConnecting(), false);
+  assert.throws(() => io.socket.reconnect(), { message: 'Cannot connect- socket is already connected' });
+  io.socket.disconnect();
+  assert.throws(() => io.socket.disconnect(), { message: 'Cannot disconnect- socket is already disconnected' });
+  // autoConnect false: io.socket is removed after the tick.
+  assert.strictEqual(io2.socket, undefined);
+});
+
+test('requests return Promises without a callback', async () => {
+  const socket = wasmIo().sails.connect(stub.url);
+  const jwr = await socket.post('/echo', { p: 1 });
+  assert.strictEqual(jwr.statusCode, 200);
+  assert.deepStrictEqual(jwr.body.body, { p: 1 });
+  assert.strictEqual(typeof jwr.toPOJO, 'function');
+  // An error status still resolves (only transport failures reject).
+  const notFound = await socket.get('/nope');
+  assert.strictEqual(notFound.statusCode, 404);
+  assert.match(notFound.error.message, /^Server responded with a 404 status code/);
+  const inFlight = socket.request({ url: '/hello' });
+  socket.disconnect();
+  await assert.rejects(inFlight, (e) => {
+    assert.strictEqual(e.message, 'The socket disconnected before the request completed.');
+    assert.deepStrictEqual(e.jwr, { body: null, statusCode: 0, headers: {} });
+    return true;
+  });
+});
+
+test('request timeouts (per request and per socket)', async () => {
+  const io = wasmIo();
+  // A port nothing listens on: the connection fails, the requests wait in the queue until their deadline.
+  const socket = io.sails.connect('http://127.0.0.1:65531', { requestTimeout: 100 });
+  const failed = once(socket, 'connect_error');
+  const perRequest = assert.rejects(socket.request({ url: '/hello', timeout: 30 }), /timed out/);
+  const [body, jwr] = await new Promise((resolve) => socket.get('/hello', (b, j) => resolve([b, j])));
+  assert.ok(body instanceof Error);
+  assert.strictEqual(body.message, 'The request timed out before the server responded.');
+  assert.deepStrictEqual(jwr, { body: null, statusCode: 0, headers: {} });
+  await perRequest;
+  const [error] = await failed;
+  assert.ok(error instanceof Error);
+  assert.strictEqual(socket.isConnecting(), false);
+});
+
+test('reconnection after a server restart, with the sails.io.js event sequence', async () => {
+  const server = await startStub();
+  const port = server.port;
+  const socket = wasmIo().sails.connect(server.url, {
+    reconnection: true, reconnectionDelay: 50, reconnectionDelayMax: 200,
+  });
+  const seen = [];
+  for (const ev of ['connect', 'disconnect', 'reconnect_attempt', 'reconnecting', 'reconnect_error', 'reconnect']) {
+    socket.on(ev, (arg) => seen.push(ev === 'disconnect' ? `${ev}:${arg}` : ev));
+  }
+  await once(socket, 'connect');
+  const disconnected = once(socket, 'disconnect');
+  await server.stop();
+  await disconnected;
+  // Made while disconnected: queued, sent after the reconnection.
+  const queued = socket.get('/hello');
+  await sleep(300);
+  const restarted = await startStub(port);
+  try {
+    await once(socket, 'reconnect', 10000).catch((e) => { throw new Error(`${e.message}; events: ${seen}`); });
+    assert.deepStrictEqual((await queued).body, { hello: 'world' });
+    assert.strictEqual(seen[0], 'connect');
+    assert.strictEqual(seen[1], 'disconnect:transport close');
+    assert.deepStrictEqual(seen.slice(2, 4), ['reconnect_attempt', 'reconnecting']);
+    assert.deepStrictEqual(seen.slice(-2), ['reconnect', 'connect']);
+    socket.disconnect();
+  } finally {
+    await restarted.stop();
+  }
+});
+
+test('server events reach listeners; off and removeAllListeners', async () => {
+  const socket = wasmIo().sails.connect(stub.url);
+  const got = [];
+  const a = (m) => got.push(['a', m]);
+  const b = (m) => got.push(['b', m]);
+  socket.on('announcement', a).on('announcement', b);
+  await socket.post('/blast', { n: 1 });
+  await sleep(50);
+  socket.off('announcement', a);
+  await socket.post('/blast', { n: 2 });
+  await sleep(50);
+  socket.removeAllListeners();
+  await socket.post('/blast', { n: 3 });
+  await sleep(50);
+  assert.deepStrictEqual(got, [['a', { n: 1 }], ['b', { n: 1 }], ['b', { n: 2 }]]);
+  socket.disconnect();
+});
+
+test('settings errors', () => {
+  const io = wasmIo();
+  assert.throws(() => io.sails.connect(stub.url, { query: { a: 1 } }), /does not currently support configuration as a dictionary/);
+  assert.throws(() => io.sails.connect('http://h/namespace'), /namespace/);
+  assert.throws(() => io.sails.connect(), /no `url`/);
+  const socket = io.sails.connect(stub.url);
+  assert.throws(() => socket.request({ url: '/x', method: 'trace' }), /unsupported method "trace"/);
+  assert.throws(() => socket._request(), /deprecated/);
+  socket.on('connect', () => socket.disconnect());
+});
