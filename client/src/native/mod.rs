@@ -4,6 +4,7 @@
 mod driver;
 mod events;
 mod socket;
+mod transport;
 
 pub use events::{ModelEvent, ServerEvent, SocketEvent};
 pub use socket::{EventStream, ListenerId, SailsSocket, SailsSocketBuilder, Transport};

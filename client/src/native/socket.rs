@@ -289,12 +289,13 @@ impl Stream for EventStream {
     }
 }
 
-/// The transports sails.io.js knows. Only WebSocket is implemented here.
+/// The transports sails.io.js knows (its `transports` option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
-    /// WebSocket (Sails' default and only transport unless configured otherwise).
+    /// WebSocket: Sails' default and only transport unless `sails.config.sockets.transports` says otherwise.
     Websocket,
-    /// HTTP long-polling: the codec supports it, the driver does not yet ([`Error::InvalidRequest`]).
+    /// HTTP long-polling, for servers configured with `transports: ['polling', …]` (e.g. behind proxies
+    /// that block WebSockets).
     Polling,
 }
 
@@ -368,7 +369,10 @@ impl SailsSocketBuilder {
         self
     }
 
-    /// The transports to use (sails.io.js `transports`); only [`Transport::Websocket`] is implemented.
+    /// The transports to use (sails.io.js `transports`, default `[Websocket]`). With WebSocket in the list
+    /// the socket uses a WebSocket; with only [`Transport::Polling`] it uses HTTP long-polling. (sails.io.js
+    /// given `['polling', 'websocket']` starts polling and then upgrades; this client goes straight to the
+    /// WebSocket, which is where such a connection ends up.)
     pub fn transports(mut self, transports: &[Transport]) -> Self {
         self.transports = transports.to_vec();
         self
@@ -463,9 +467,10 @@ impl SailsSocketBuilder {
     pub fn build(self) -> Result<SailsSocket, Error> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| Error::Transport("a SailsSocket needs a tokio runtime".into()))?;
-        if self.transports.contains(&Transport::Polling) && !self.transports.contains(&Transport::Websocket) {
-            return Err(Error::InvalidRequest("the long-polling transport is not implemented; use websocket".into()));
+        if self.transports.is_empty() {
+            return Err(Error::InvalidRequest("no transport: give Websocket, Polling or both".into()));
         }
+        let polling = !self.transports.contains(&Transport::Websocket);
         let base =
             Url::parse(&self.url).map_err(|e| Error::InvalidRequest(format!("invalid URL {:?}: {e}", self.url)))?;
         let handshake = handshake_url(&base, &self.path, self.query.as_deref(), &self.sdk, self.eio)?;
@@ -501,14 +506,21 @@ impl SailsSocketBuilder {
         } else {
             config.rng_seed = seed_from_time();
         }
+        // The cookie /__getcookie sets must reach the handshake: keep it in a jar even if none was given.
+        let jar = match (self.jar, &self.getcookie) {
+            (None, Some(_)) => Some(Arc::default()),
+            (jar, _) => jar,
+        };
         let options = TransportOptions {
             handshake_url: handshake,
             http_url,
+            eio: self.eio,
+            polling,
             initial_headers,
-            jar: self.jar,
+            jar,
             getcookie: self.getcookie,
             max_message_size: self.max_message_size,
-            getcookie_timeout: self.connect_timeout,
+            http_timeout: self.connect_timeout,
             tls,
             root_certificates: self.root_certificates,
         };

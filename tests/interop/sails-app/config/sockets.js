@@ -10,7 +10,8 @@
  * - SAILS_PING_INTERVAL / SAILS_PING_TIMEOUT (ms): short heartbeats, so a frozen
  *   server is detected quickly;
  * - SAILS_REJECT_CONNECTIONS: a beforeConnect that refuses every handshake with
- *   this message.
+ *   this message;
+ * - SAILS_TRANSPORTS: e.g. `polling,websocket` (tests/tests/polling.rs).
  */
 var sockets = {};
 if (process.env.SAILS_PING_INTERVAL) { sockets.pingInterval = Number(process.env.SAILS_PING_INTERVAL); }
@@ -20,4 +21,5 @@ if (process.env.SAILS_REJECT_CONNECTIONS) {
     return proceed(process.env.SAILS_REJECT_CONNECTIONS, false);
   };
 }
+if (process.env.SAILS_TRANSPORTS) { sockets.transports = process.env.SAILS_TRANSPORTS.split(','); }
 module.exports.sockets = sockets;

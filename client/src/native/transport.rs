@@ -1,0 +1,388 @@
+//! The transports under a [`Connection`](crate::Connection): a WebSocket (tokio-tungstenite) or HTTP
+//! long-polling (reqwest). Both carry the same Engine.IO frames, so the connection cannot tell them apart.
+
+use std::sync::Arc;
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, COOKIE};
+use reqwest::cookie::CookieStore;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use url::Url;
+
+use crate::error::Error;
+use crate::protocol::engine_io::{self, EioVersion, Frame, Packet, PacketData, PacketType};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Everything needed to open a transport.
+#[derive(Debug)]
+pub(crate) struct TransportOptions {
+    /// The WebSocket handshake URL (`ws[s]://…/socket.io/?…&transport=websocket`).
+    pub handshake_url: Url,
+    /// The server's HTTP base URL (for cookies and `/__getcookie`).
+    pub http_url: Url,
+    /// The protocol generation (framing of polling payloads).
+    pub eio: EioVersion,
+    /// Use HTTP long-polling instead of a WebSocket.
+    pub polling: bool,
+    /// Headers sent with the handshake (and, for polling, with every request).
+    pub initial_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Cookies shared with reqwest.
+    pub jar: Option<Arc<reqwest::cookie::Jar>>,
+    /// The path to GET before each connection to obtain the session cookie.
+    pub getcookie: Option<String>,
+    /// Largest incoming WebSocket message.
+    pub max_message_size: usize,
+    /// Timeout of the `/__getcookie` request and of the polling handshake.
+    pub http_timeout: std::time::Duration,
+    /// TLS settings when extra root certificates are trusted (`None`: the webpki roots).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The extra root certificates (DER), for the HTTP requests.
+    pub root_certificates: Vec<Vec<u8>>,
+}
+
+/// What reading a transport gave.
+pub(crate) enum Incoming {
+    /// A frame for the connection.
+    Frame(Frame),
+    /// The transport closed, cleanly (`None`) or not.
+    Closed(Option<Error>),
+    /// Nothing for the connection (a WebSocket ping, pong or raw frame).
+    Nothing,
+}
+
+/// An open transport.
+pub(crate) enum Transport {
+    /// One Engine.IO packet per WebSocket message.
+    WebSocket { sink: SplitSink<Ws, Message>, stream: SplitStream<Ws> },
+    /// HTTP long-polling.
+    Polling(Polling),
+}
+
+impl Transport {
+    /// Opens the transport the options ask for: optional `/__getcookie`, then the handshake with cookies
+    /// and initial headers.
+    pub(crate) async fn open(options: Arc<TransportOptions>) -> Result<Transport, Error> {
+        if let Some(path) = &options.getcookie {
+            fetch_cookie(&options, path).await?;
+        }
+        if options.polling {
+            return Polling::open(&options).await.map(Transport::Polling);
+        }
+        let mut request = options
+            .handshake_url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| Error::InvalidRequest(format!("handshake request: {e}")))?;
+        for (name, value) in handshake_headers(&options) {
+            request.headers_mut().append(name, value);
+        }
+        tracing::debug!(url = %options.handshake_url, "opening WebSocket");
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(options.max_message_size))
+            .max_frame_size(Some(options.max_message_size));
+        let connector = options.tls.clone().map(tokio_tungstenite::Connector::Rustls);
+        match tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector).await {
+            Ok((ws, _response)) => {
+                let (sink, stream) = ws.split();
+                Ok(Transport::WebSocket { sink, stream })
+            }
+            Err(tungstenite::Error::Http(response)) => Err(Error::Handshake {
+                status: response.status().as_u16(),
+                body: response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned(),
+            }),
+            Err(e) => Err(Error::Transport(e.to_string())),
+        }
+    }
+
+    /// The next thing the peer sent.
+    pub(crate) async fn next(&mut self) -> Incoming {
+        match self {
+            Transport::WebSocket { stream, .. } => match stream.next().await {
+                Some(Ok(Message::Text(text))) => Incoming::Frame(Frame::Text(text.as_str().to_owned())),
+                Some(Ok(Message::Binary(bytes))) => Incoming::Frame(Frame::Binary(bytes.to_vec())),
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Incoming::Nothing,
+                Some(Ok(Message::Close(_))) | None => Incoming::Closed(None),
+                // A TCP close without a WebSocket close frame is what a crashed or restarting server
+                // does; engine.io-client reports it as "transport close", like a clean close.
+                Some(Err(tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)))
+                | Some(Err(tungstenite::Error::ConnectionClosed)) => Incoming::Closed(None),
+                Some(Err(e)) => Incoming::Closed(Some(Error::Transport(e.to_string()))),
+            },
+            Transport::Polling(polling) => polling.incoming.recv().await.unwrap_or(Incoming::Closed(None)),
+        }
+    }
+
+    /// Queues a frame; [`flush`](Self::flush) sends what is queued.
+    pub(crate) async fn feed(&mut self, frame: Frame) -> Result<(), Error> {
+        match self {
+            Transport::WebSocket { sink, .. } => {
+                let message = match frame {
+                    Frame::Text(t) => Message::text(t),
+                    Frame::Binary(b) => Message::binary(b),
+                };
+                sink.feed(message).await.map_err(|e| Error::Transport(e.to_string()))
+            }
+            Transport::Polling(polling) => {
+                let packet = engine_io::decode_frame(&frame, polling.eio)?;
+                polling.outgoing.push(packet);
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends everything fed so far.
+    pub(crate) async fn flush(&mut self) -> Result<(), Error> {
+        match self {
+            Transport::WebSocket { sink, .. } => sink.flush().await.map_err(|e| Error::Transport(e.to_string())),
+            Transport::Polling(polling) => polling.post().await,
+        }
+    }
+
+    /// Closes the transport (best effort: the peer may already be gone).
+    pub(crate) async fn close(self) {
+        match self {
+            Transport::WebSocket { mut sink, .. } => {
+                let _ = sink.send(Message::Close(None)).await;
+            }
+            Transport::Polling(mut polling) => {
+                polling.outgoing.push(Packet::empty(PacketType::Close));
+                let _ = polling.post().await;
+            }
+        }
+    }
+}
+
+/// The initial headers plus, unless they set one, the jar's cookie for the server.
+fn handshake_headers(options: &TransportOptions) -> Vec<(HeaderName, HeaderValue)> {
+    let mut headers = options.initial_headers.clone();
+    if !headers.iter().any(|(name, _)| name == COOKIE) {
+        if let Some(cookie) = options.jar.as_ref().and_then(|jar| jar.cookies(&options.http_url)) {
+            headers.push((COOKIE, cookie));
+        }
+    }
+    headers
+}
+
+fn http_client(
+    jar: Option<Arc<reqwest::cookie::Jar>>,
+    root_certificates: &[Vec<u8>],
+    timeout: Option<std::time::Duration>,
+) -> Result<reqwest::Client, Error> {
+    let mut builder = reqwest::Client::builder();
+    if let Some(jar) = jar {
+        builder = builder.cookie_provider(jar);
+    }
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    for der in root_certificates {
+        let cert = reqwest::Certificate::from_der(der)
+            .map_err(|e| Error::InvalidRequest(format!("invalid root certificate: {e}")))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder.build().map_err(|e| Error::Transport(format!("HTTP client: {e}")))
+}
+
+/// `GET <server><path>` with the shared cookie jar (the builder always has one when `/__getcookie` is
+/// on), so the session cookie it sets goes on the handshake.
+async fn fetch_cookie(options: &TransportOptions, path: &str) -> Result<(), Error> {
+    let client = http_client(options.jar.clone(), &options.root_certificates, Some(options.http_timeout))?;
+    let url = options.http_url.join(path).map_err(|e| Error::InvalidRequest(format!("cookie path {path:?}: {e}")))?;
+    tracing::debug!(%url, "fetching the session cookie");
+    let response = client.get(url).send().await.map_err(|e| http_error(e, "GET /__getcookie"))?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().await.unwrap_or_default();
+        return Err(Error::Handshake { status: status.as_u16(), body });
+    }
+    Ok(())
+}
+
+fn http_error(e: reqwest::Error, what: &'static str) -> Error {
+    if e.is_timeout() {
+        Error::Timeout(what)
+    } else {
+        Error::Transport(format!("{what}: {e}"))
+    }
+}
+
+/// HTTP long-polling: a task keeps one GET open and hands the packets it returns to the connection; the
+/// connection's frames go out as one POST per flush.
+pub(crate) struct Polling {
+    client: reqwest::Client,
+    /// The polling URL with `sid`, without the cache-busting `t`.
+    url: String,
+    headers: HeaderMap,
+    eio: EioVersion,
+    incoming: mpsc::UnboundedReceiver<Incoming>,
+    outgoing: Vec<Packet>,
+    poller: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Polling {
+    fn drop(&mut self) {
+        self.poller.abort();
+    }
+}
+
+/// The polling URL for the handshake: the WebSocket one with an HTTP scheme and `transport=polling`.
+fn polling_url(options: &TransportOptions) -> Result<String, Error> {
+    let ws = options.handshake_url.as_str();
+    let (scheme, rest) = ws.split_once("://").ok_or_else(|| Error::InvalidRequest(format!("bad URL {ws}")))?;
+    let scheme = if scheme == "wss" { "https" } else { "http" };
+    let rest = rest
+        .strip_suffix("transport=websocket")
+        .ok_or_else(|| Error::InvalidRequest(format!("unexpected handshake URL {ws}")))?;
+    Ok(format!("{scheme}://{rest}transport=polling"))
+}
+
+impl Polling {
+    async fn open(options: &TransportOptions) -> Result<Polling, Error> {
+        let eio = options.eio;
+        let mut headers = HeaderMap::new();
+        for (name, value) in handshake_headers(options) {
+            headers.append(name, value);
+        }
+        // The long poll waits up to pingInterval for data: no overall timeout on the requests.
+        let client = http_client(options.jar.clone(), &options.root_certificates, None)?;
+        let base = polling_url(options)?;
+        tracing::debug!(url = %base, "opening long-polling");
+        let response = tokio::time::timeout(
+            options.http_timeout,
+            client.get(format!("{base}&t={}", cache_buster())).headers(headers.clone()).send(),
+        )
+        .await
+        .map_err(|_| Error::Timeout("polling handshake"))?
+        .map_err(|e| http_error(e, "polling handshake"))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(Error::Handshake { status: status.as_u16(), body });
+        }
+        let packets = read_payload(response, eio).await?;
+        let sid = match packets.first() {
+            Some(Packet { kind: PacketType::Open, data: PacketData::Text(json) }) => {
+                engine_io::OpenPacket::parse(json)?.sid
+            }
+            _ => {
+                return Err(Error::Protocol(crate::error::ProtocolError::eio("polling handshake without open packet")))
+            }
+        };
+        let url = format!("{base}&sid={sid}");
+        let (tx, incoming) = mpsc::unbounded_channel();
+        for packet in packets {
+            let _ = tx.send(Incoming::Frame(engine_io::encode_frame(&packet, eio)?));
+        }
+        let poller = tokio::spawn(poll_loop(client.clone(), url.clone(), headers.clone(), eio, tx));
+        Ok(Polling { client, url, headers, eio, incoming, outgoing: Vec::new(), poller })
+    }
+
+    /// POSTs the queued packets as one payload.
+    async fn post(&mut self) -> Result<(), Error> {
+        if self.outgoing.is_empty() {
+            return Ok(());
+        }
+        let packets = std::mem::take(&mut self.outgoing);
+        let has_binary = packets.iter().any(|p| matches!(p.data, PacketData::Binary(_)));
+        let (body, content_type) = if self.eio == EioVersion::V3 && has_binary {
+            (engine_io::encode_payload_v3_binary(&packets), "application/octet-stream")
+        } else {
+            (engine_io::encode_payload(&packets, self.eio)?.into_bytes(), "text/plain;charset=UTF-8")
+        };
+        let response = self
+            .client
+            .post(format!("{}&t={}", self.url, cache_buster()))
+            .headers(self.headers.clone())
+            .header(CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| http_error(e, "polling POST"))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(Error::Transport(format!("polling POST answered HTTP {status}: {body}")));
+        }
+        Ok(())
+    }
+}
+
+/// Keeps one GET open at a time and forwards what each returns, until an error or the receiver is gone.
+async fn poll_loop(
+    client: reqwest::Client,
+    url: String,
+    headers: HeaderMap,
+    eio: EioVersion,
+    tx: mpsc::UnboundedSender<Incoming>,
+) {
+    loop {
+        let result = async {
+            let response = client
+                .get(format!("{url}&t={}", cache_buster()))
+                .headers(headers.clone())
+                .send()
+                .await
+                .map_err(|e| http_error(e, "poll"))?;
+            let status = response.status();
+            if !status.is_success() {
+                let body = response.text().await.unwrap_or_default();
+                return Err(Error::Transport(format!("poll answered HTTP {status}: {body}")));
+            }
+            read_payload(response, eio).await
+        }
+        .await;
+        match result {
+            Ok(packets) => {
+                let closing = packets.iter().any(|p| p.kind == PacketType::Close);
+                for packet in packets {
+                    let frame = match engine_io::encode_frame(&packet, eio) {
+                        Ok(frame) => Incoming::Frame(frame),
+                        Err(e) => Incoming::Closed(Some(e.into())),
+                    };
+                    if tx.send(frame).is_err() {
+                        return;
+                    }
+                }
+                if closing {
+                    return;
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Incoming::Closed(Some(e)));
+                return;
+            }
+        }
+    }
+}
+
+/// Decodes a polling response body: the v3 binary payload when the server says `application/octet-stream`,
+/// the text payload otherwise.
+async fn read_payload(response: reqwest::Response, eio: EioVersion) -> Result<Vec<Packet>, Error> {
+    let binary = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/octet-stream"));
+    let body = response.bytes().await.map_err(|e| http_error(e, "poll body"))?;
+    if binary && eio == EioVersion::V3 {
+        return Ok(engine_io::decode_payload_v3_binary(&body)?);
+    }
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| Error::Protocol(crate::error::ProtocolError::eio("polling payload is not UTF-8")))?;
+    Ok(engine_io::decode_payload(text, eio)?)
+}
+
+/// A value for the `t` query parameter, which keeps caches from answering a poll.
+fn cache_buster() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
