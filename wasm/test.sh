@@ -92,12 +92,22 @@ check "$here/test/node_modules/.bin/tsc" -p "$here/test/types/tsconfig.json"
 
 step "npm pack in wasm/pkg"
 pack_check() {
-  local tgz
-  tgz=$(cd "$here/pkg" && npm pack --silent --pack-destination "$logs") || return 1
-  tar tzf "$logs/$tgz" | grep -qx 'package/web/sails_io_wasm_bg.wasm' &&
-    tar tzf "$logs/$tgz" | grep -qx 'package/nodejs/index.js' &&
-    tar tzf "$logs/$tgz" | grep -qx 'package/bundler/index.js' &&
-    echo "   $tgz ($(wc -c < "$logs/$tgz") bytes)"
+  local tgz list app
+  tgz=$(cd "$here/pkg" && npm pack --silent --pack-destination "$logs" 2>/dev/null) || return 1
+  list=$(tar tzf "$logs/$tgz") || return 1
+  for f in package/web/sails_io_wasm_bg.wasm package/web/index.js package/nodejs/index.js package/bundler/index.js; do
+    grep -qx "$f" <<< "$list" || { echo "   $f missing from $tgz"; return 1; }
+  done
+  echo "   $tgz ($(wc -c < "$logs/$tgz") bytes)"
+  # Installed from the tarball, the package loads and resolves like any dependency.
+  app=$logs/pack-app
+  mkdir -p "$app" && echo '{"private":true}' > "$app/package.json"
+  (cd "$app" && npm install --no-audit --no-fund --loglevel=error "$logs/$tgz" >/dev/null) || return 1
+  (cd "$app" && node -e "
+    const io = require('sails-io-wasm')();
+    io.sails.autoConnect = false;
+    if (typeof io.sails.connect !== 'function' || typeof io.socket.get !== 'function') process.exit(1);
+  ")
 }
 check pack_check
 

@@ -21,7 +21,7 @@ async fn sleep(ms: i32) {
 }
 
 pub fn stub_url() -> &'static str {
-    option_env!("SAILS_IO_STUB_URL").expect("build with SAILS_IO_STUB_URL=http://host:port (wasm/test.sh does)")
+    env!("SAILS_IO_STUB_URL", "build with SAILS_IO_STUB_URL=http://host:port (wasm/test.sh does)")
 }
 
 #[derive(Debug, Clone)]
@@ -117,9 +117,7 @@ pub async fn request_and_response(platform: &str) {
 pub async fn server_events(platform: &str) {
     let h = connected(platform);
     let id = h.driver.request("post", "/blast", "", r#"{"n":42}"#, -1.0).unwrap();
-    let ev = h
-        .wait("announcement", |e| e.kind == "event" && e.a.as_string().as_deref() == Some("announcement"))
-        .await;
+    let ev = h.wait("announcement", |e| e.kind == "event" && e.a.as_string().as_deref() == Some("announcement")).await;
     let args: js_sys::Array = ev.b.clone().unchecked_into();
     assert_eq!(json(&args.get(0)), r#"{"n":42}"#);
     assert!(ev.c.is_undefined(), "no ack asked");
