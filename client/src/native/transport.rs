@@ -198,12 +198,20 @@ async fn fetch_cookie(options: &TransportOptions, path: &str) -> Result<(), Erro
     let url = options.http_url.join(path).map_err(|e| Error::InvalidRequest(format!("cookie path {path:?}: {e}")))?;
     tracing::debug!(%url, "fetching the session cookie");
     let response = client.get(url).send().await.map_err(|e| http_error(e, "GET /__getcookie"))?;
+    success(response, |status, body| Error::Handshake { status, body }).await.map(drop)
+}
+
+/// The response if its status is a success, else the error `reject` makes of the status and body.
+async fn success(
+    response: reqwest::Response,
+    reject: impl FnOnce(u16, String) -> Error,
+) -> Result<reqwest::Response, Error> {
     let status = response.status();
-    if !status.is_success() {
-        let body = response.text().await.unwrap_or_default();
-        return Err(Error::Handshake { status: status.as_u16(), body });
+    if status.is_success() {
+        return Ok(response);
     }
-    Ok(())
+    let body = response.text().await.unwrap_or_default();
+    Err(reject(status.as_u16(), body))
 }
 
 fn http_error(e: reqwest::Error, what: &'static str) -> Error {
@@ -262,11 +270,7 @@ impl Polling {
         .await
         .map_err(|_| Error::Timeout("polling handshake"))?
         .map_err(|e| http_error(e, "polling handshake"))?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            return Err(Error::Handshake { status: status.as_u16(), body });
-        }
+        let response = success(response, |status, body| Error::Handshake { status, body }).await?;
         let packets = read_payload(response, eio).await?;
         let sid = match packets.first() {
             Some(Packet { kind: PacketType::Open, data: PacketData::Text(json) }) => {
@@ -306,12 +310,9 @@ impl Polling {
             .send()
             .await
             .map_err(|e| http_error(e, "polling POST"))?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            return Err(Error::Transport(format!("polling POST answered HTTP {status}: {body}")));
-        }
-        Ok(())
+        success(response, |status, body| Error::Transport(format!("polling POST answered HTTP {status}: {body}")))
+            .await
+            .map(drop)
     }
 }
 
@@ -331,11 +332,9 @@ async fn poll_loop(
                 .send()
                 .await
                 .map_err(|e| http_error(e, "poll"))?;
-            let status = response.status();
-            if !status.is_success() {
-                let body = response.text().await.unwrap_or_default();
-                return Err(Error::Transport(format!("poll answered HTTP {status}: {body}")));
-            }
+            let response =
+                success(response, |status, body| Error::Transport(format!("poll answered HTTP {status}: {body}")))
+                    .await?;
             read_payload(response, eio).await
         }
         .await;
