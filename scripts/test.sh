@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite. README's second set-up command; .ci/run calls exactly this.
-# Needs: rustup (with the wasm32-unknown-unknown target), node + npm (packages install from lockfiles).
+# Needs: rustup (with the wasm32-unknown-unknown target), node + npm (packages install from lockfiles);
+# wasm/test.sh installs Chromium with apt-get and the pinned wasm-bindgen CLI with cargo when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,5 +28,8 @@ step "interop tools' own tests (EIO4 adapter, transcript comparison)"
 
 step "differential conformance: sails.io.js and the Rust client against real Sails and the server-stub, EIO 3 and 4"
 tests/interop/run-conformance.sh
+
+step "the npm package sails-io-wasm: build, wasm-bindgen tests in node and headless Chromium, node tests beside sails.io.js, Playwright, tsc"
+wasm/test.sh
 
 printf '\n=== all suites passed in %ss\n' "$(( $(date +%s) - started ))"
