@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Benchmarks of the sails-io clients against the real peers, side by side in one run (issue 7).
+#
+#   tests/bench/run.sh                 # full run (a few minutes on 2 cores)
+#   REPEATS=1 SOCKETS=1000 tests/bench/run.sh   # a quick smoke run
+#
+# Measures, on loopback, with the same servers for every client in the run:
+#   1. sequential round trip (GET /hello) on one socket: native client vs sails.io.js 1.2.1 (node) vs the
+#      sails-io-wasm package in node (if wasm/pkg is built), against the real Sails app and the server-stub,
+#      plus a raw tokio-tungstenite echo as the floor;
+#   2. pipelined throughput, 500 requests in flight on one socket: native vs sails.io.js;
+#   3. SOCKETS concurrent sockets in one native client process against the stub: connect time, RSS delta;
+#   4. stub vs real Sails: SOCKETS sockets, one broadcast to all (time until the last has it), and
+#      requests/s served to 100 sockets;
+#   5. gzip size of the web build of sails-io-wasm vs sails.io.js' dist.
+# Writes the raw JSON lines to $OUT/results.jsonl and the Markdown tables to $OUT/results.md
+# (OUT defaults to tests/bench/results/). Prints figures only: nothing here fails on a time.
+#
+# Knobs (environment): REPEATS (3), RT_N (2000 sequential requests per repeat), PIPE_N (20000),
+# INFLIGHT (500), SOCKETS (10000), ROUNDS (7 broadcasts), RPS_SOCKETS (100), RPS_SECS (5), CARGO_TARGET_DIR.
+# Needs cargo, node and npm (the real app and sails.io.js install from their lockfiles on first use).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+REPEATS=${REPEATS:-3}
+RT_N=${RT_N:-2000}
+PIPE_N=${PIPE_N:-20000}
+INFLIGHT=${INFLIGHT:-500}
+SOCKETS=${SOCKETS:-10000}
+ROUNDS=${ROUNDS:-7}
+RPS_SOCKETS=${RPS_SOCKETS:-100}
+RPS_SECS=${RPS_SECS:-5}
+OUT=${OUT:-$here/results}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+bench=$CARGO_TARGET_DIR/release/sails-bench
+
+say() { printf '== %s\n' "$*" >&2; }
+
+# Every socket is a file descriptor in the client and in the server process.
+want_fds=$((SOCKETS + 1024))
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt "$want_fds" ]; then
+  say "ulimit -Hn is $hard: $SOCKETS sockets need about $want_fds descriptors per process; lowering SOCKETS"
+  SOCKETS=$((hard - 1024))
+fi
+ulimit -n "$( [ "$hard" = unlimited ] && echo "$want_fds" || echo "$hard" )"
+
+say "building sails-bench (release)"
+cargo build --release --quiet --manifest-path "$here/Cargo.toml"
+"$root/tests/interop/ensure-deps.sh" "$root/tests/interop/clients" "$root/tests/interop/sails-app"
+
+mkdir -p "$OUT"
+results=$OUT/results.jsonl
+: > "$results"
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+
+# start NAME CMD...: runs a server in the background, waits for its `listening on URL` line,
+# sets URL_<NAME> and PID_<NAME>.
+start() {
+  local name=$1
+  shift
+  local log=$OUT/$name.out
+  "$@" > "$log" 2> "$OUT/$name.err" &
+  local pid=$!
+  pids+=("$pid")
+  for _ in $(seq 1 240); do
+    if grep -q '^listening on ' "$log"; then
+      printf -v "URL_$name" '%s' "$(sed -n 's/^listening on //p' "$log" | head -n1)"
+      printf -v "PID_$name" '%s' "$pid"
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || { cat "$OUT/$name.err" >&2; echo "$name exited" >&2; exit 1; }
+    sleep 0.25
+  done
+  echo "$name did not start" >&2
+  exit 1
+}
+
+record() { tee -a "$results" >&2; }
+# run LABEL CMD...: one measurement; a failure is reported and the run goes on.
+run() {
+  local label=$1
+  shift
+  if ! "$@" | record; then
+    say "FAILED: $label"
+    printf '{"bench":"failure","client":"%s","server":"-"}\n' "$label" >> "$results"
+  fi
+}
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+say "starting servers (load average $load_before)"
+start stub "$bench" stub
+start sails env SAILS_LOG_LEVEL=error node "$root/tests/interop/sails-app/app.js" --port 0
+start echo "$bench" echo-server
+say "stub $URL_stub (pid $PID_stub), real Sails $URL_sails (pid $PID_sails), echo $URL_echo"
+
+wasm_note=""
+wasm_ok=0
+if [ -f "$root/wasm/pkg/nodejs/index.js" ] && [ -f "$root/wasm/pkg/web/sails_io_wasm_bg.wasm" ]; then
+  wasm_ok=1
+else
+  wasm_note="wasm/pkg is not built (wasm/build.sh)"
+fi
+
+node -e '
+  var os = require("os");
+  var cpu = (require("fs").readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/) || [])[1];
+  console.log(JSON.stringify({ bench: "meta", date: new Date().toISOString(), nproc: os.cpus().length, cpu: cpu,
+    mem_total_gib: Math.round(os.totalmem() / 1073741824 * 10) / 10, kernel: os.release(), node: process.version,
+    repeats: Number(process.argv[1]), load_before: process.argv[2], wasm_note: process.argv[3], fd_limit: process.argv[4],
+    sockets: Number(process.argv[5]) }));
+' "$REPEATS" "$load_before" "$wasm_note" "$(ulimit -n)" "$SOCKETS" | record
+
+for r in $(seq 1 "$REPEATS"); do
+  say "repeat $r/$REPEATS: sequential round trips"
+  run floor "$bench" floor --url "$URL_echo" --n "$RT_N" --server echo
+  for server in stub sails; do
+    url_var=URL_$server
+    url=${!url_var}
+    run "rt rust $server" "$bench" rt --url "$url" --n "$RT_N" --server "$server"
+    run "rt sails.io.js $server" node "$here/sailsio.js" rt --url "$url" --n "$RT_N" --server "$server"
+    if [ "$wasm_ok" = 1 ]; then
+      run "rt wasm $server" node "$here/sailsio.js" rt --url "$url" --n "$RT_N" --server "$server" --client wasm
+    fi
+  done
+  say "repeat $r/$REPEATS: pipelined, $INFLIGHT in flight"
+  for server in stub sails; do
+    url_var=URL_$server
+    url=${!url_var}
+    run "pipe rust $server" "$bench" pipe --url "$url" --n "$PIPE_N" --inflight "$INFLIGHT" --server "$server"
+    run "pipe sails.io.js $server" node "$here/sailsio.js" pipe --url "$url" --n "$PIPE_N" --inflight "$INFLIGHT" --server "$server"
+  done
+  say "repeat $r/$REPEATS: requests/s served to $RPS_SOCKETS sockets"
+  for server in stub sails; do
+    url_var=URL_$server
+    run "rps $server" "$bench" rps --url "${!url_var}" --sockets "$RPS_SOCKETS" --secs "$RPS_SECS" --server "$server"
+  done
+done
+
+say "$SOCKETS sockets in one client process against the stub"
+run many "$bench" many --url "$URL_stub" --n "$SOCKETS" --server stub --server-pid "$PID_stub"
+sleep 2
+say "broadcast to $SOCKETS sockets, $ROUNDS rounds each"
+for server in stub sails; do
+  url_var=URL_$server
+  pid_var=PID_$server
+  run "broadcast $server" "$bench" broadcast --url "${!url_var}" --n "$SOCKETS" --rounds "$ROUNDS" --server "$server" --server-pid "${!pid_var}"
+  sleep 2
+done
+
+say "package sizes"
+gz() { cat "$@" | gzip -9 -c | wc -c; }
+raw() { cat "$@" | wc -c; }
+js_dist="$root/tests/interop/clients/node_modules/sails.io.js/dist/sails.io.js"
+printf '{"bench":"size","client":"sails.io.js 1.2.1 dist (bundles socket.io-client 2.0.3)","server":"-","files":"dist/sails.io.js","raw_bytes":%s,"gzip_bytes":%s}\n' \
+  "$(raw "$js_dist")" "$(gz "$js_dist")" | record
+if [ "$wasm_ok" = 1 ]; then
+  web=("$root/wasm/pkg/web/index.js" "$root/wasm/pkg/web/sails_io_wasm.js" "$root/wasm/pkg/web/sails_io_wasm_bg.wasm")
+  printf '{"bench":"size","client":"sails-io-wasm web build (ours)","server":"-","files":"web/index.js + sails_io_wasm.js + sails_io_wasm_bg.wasm","raw_bytes":%s,"gzip_bytes":%s,"wasm_gzip_bytes":%s}\n' \
+    "$(raw "${web[@]}")" "$(gz "${web[@]}")" "$(gz "$root/wasm/pkg/web/sails_io_wasm_bg.wasm")" | record
+fi
+
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+printf '{"bench":"meta-end","load_after":"%s","date":"%s","wasm_note":"%s"}\n' "$load_after" "$(date -u +%FT%TZ)" "$wasm_note" | record
+node "$here/report.js" "$results" > "$OUT/results.md"
+say "load average before $load_before, after $load_after"
+cat "$OUT/results.md"

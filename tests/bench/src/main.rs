@@ -1,0 +1,515 @@
+//! `sails-bench`: the Rust side of `tests/bench/run.sh`.
+//!
+//! Server modes (each prints `listening on http://127.0.0.1:PORT` and serves until killed):
+//! - `stub`: the server-stub with the conformance app (what the `sails-io-stub` binary serves by default);
+//! - `echo-server`: a raw tokio-tungstenite WebSocket echo server (the floor).
+//!
+//! Client modes (each prints one JSON line of figures on stdout; progress goes to stderr):
+//! - `floor --url ws://…`: sequential round trips of a small text frame through the echo server;
+//! - `rt --url http://…`: sequential `GET /hello` on one socket;
+//! - `pipe --url … --inflight 500`: `GET /hello` with 500 requests in flight on one socket;
+//! - `many --url … --n 10000`: N connected sockets in this process: connect time and RSS delta per socket;
+//! - `broadcast --url … --n 10000 --rounds 7`: N sockets connected, `POST /blast` from another socket,
+//!   time until the last of the N has the `announcement` event;
+//! - `rps --url … --sockets 100 --secs 5`: requests/s served to 100 sockets issuing sequential requests.
+//!
+//! Common flags: `--server NAME` (a label copied into the output), `--eio 3|4` (default 3).
+//! Nothing here fails on a time: figures are printed, errors are counted and reported.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use sails_io::{EioVersion, SailsSocket, SocketEvent};
+use serde_json::{json, Value};
+use tokio::sync::{Notify, Semaphore};
+use tokio_tungstenite::tungstenite::Message;
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `--key value` flags.
+struct Args {
+    mode: String,
+    flags: HashMap<String, String>,
+}
+
+impl Args {
+    fn parse() -> Result<Args, AnyError> {
+        let mut it = std::env::args().skip(1);
+        let mode = it.next().ok_or("usage: sails-bench MODE [--flag value]... (see the source header)")?;
+        let mut flags = HashMap::new();
+        while let Some(k) = it.next() {
+            let key = k.strip_prefix("--").ok_or_else(|| format!("unexpected argument {k}"))?.to_owned();
+            let value = it.next().ok_or_else(|| format!("--{key} needs a value"))?;
+            flags.insert(key, value);
+        }
+        Ok(Args { mode, flags })
+    }
+
+    fn str(&self, key: &str, default: &str) -> String {
+        self.flags.get(key).cloned().unwrap_or_else(|| default.to_owned())
+    }
+
+    fn num(&self, key: &str, default: u64) -> Result<u64, AnyError> {
+        match self.flags.get(key) {
+            Some(v) => Ok(v.parse().map_err(|_| format!("--{key}: not a number: {v}"))?),
+            None => Ok(default),
+        }
+    }
+
+    fn url(&self) -> Result<String, AnyError> {
+        Ok(self.flags.get("url").cloned().ok_or("--url is required")?)
+    }
+
+    fn eio(&self) -> Result<EioVersion, AnyError> {
+        match self.str("eio", "3").as_str() {
+            "3" => Ok(EioVersion::V3),
+            "4" => Ok(EioVersion::V4),
+            other => Err(format!("--eio {other}: use 3 or 4").into()),
+        }
+    }
+}
+
+/// Percentile (nearest rank) of sorted samples.
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// Latency figures of a sample set (µs) plus throughput.
+fn latency_json(mut samples: Vec<f64>, elapsed: Duration) -> Value {
+    samples.sort_by(f64::total_cmp);
+    json!({
+        "n": samples.len(),
+        "p50_us": round1(pct(&samples, 50.0)),
+        "p99_us": round1(pct(&samples, 99.0)),
+        "max_us": round1(pct(&samples, 100.0)),
+        "rps": round1(samples.len() as f64 / elapsed.as_secs_f64()),
+    })
+}
+
+fn emit(mode: &str, client: &str, args: &Args, mut figures: Value) {
+    let obj = figures.as_object_mut().expect("an object");
+    obj.insert("bench".into(), json!(mode));
+    obj.insert("client".into(), json!(client));
+    obj.insert("server".into(), json!(args.str("server", "?")));
+    println!("{figures}");
+}
+
+/// VmRSS of a process in KiB (`self` or a pid).
+fn rss_kib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn connect(url: &str, eio: EioVersion) -> Result<SailsSocket, sails_io::Error> {
+    SailsSocket::builder(url).protocol(eio).connect().await
+}
+
+fn listening(addr: std::net::SocketAddr) {
+    use std::io::Write as _;
+    println!("listening on http://{addr}");
+    let _ = std::io::stdout().flush();
+}
+
+async fn serve_stub() -> Result<(), AnyError> {
+    let server = sails_io_stub::Builder::new()
+        .host("127.0.0.1")
+        .port(0)
+        .app(sails_io_stub::demo::router())
+        .start()
+        .await
+        .map_err(|e| format!("stub: {e:?}"))?;
+    let url = server.url();
+    {
+        use std::io::Write as _;
+        println!("listening on {url}");
+        let _ = std::io::stdout().flush();
+    }
+    std::future::pending::<()>().await;
+    drop(server);
+    Ok(())
+}
+
+async fn serve_echo() -> Result<(), AnyError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    listening(listener.local_addr()?);
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        tokio::spawn(async move {
+            let _ = tcp.set_nodelay(true);
+            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+            while let Some(Ok(msg)) = ws.next().await {
+                if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+/// Sequential round trips through the raw echo server: the floor for one request on one socket.
+async fn floor(args: &Args) -> Result<(), AnyError> {
+    let url = args.url()?.replacen("http://", "ws://", 1);
+    let (n, warmup) = (args.num("n", 2000)?, args.num("warmup", 200)?);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+    // A frame the size of a small Sails request (`42["get",{…"url":"/hello"…}]`).
+    let frame = r#"421["get",{"method":"get","headers":{},"data":{},"url":"/hello"}]"#;
+    let mut samples = Vec::with_capacity(n as usize);
+    let mut started = Instant::now();
+    for i in 0..warmup + n {
+        if i == warmup {
+            started = Instant::now();
+        }
+        let t = Instant::now();
+        ws.send(Message::text(frame)).await?;
+        match ws.next().await {
+            Some(Ok(m)) if m.is_text() => {}
+            other => return Err(format!("echo: unexpected {other:?}").into()),
+        }
+        if i >= warmup {
+            samples.push(us(t.elapsed()));
+        }
+    }
+    let elapsed = started.elapsed();
+    emit("rt", "raw-ws", args, latency_json(samples, elapsed));
+    Ok(())
+}
+
+/// Sequential `GET /hello` on one socket.
+async fn round_trip(args: &Args) -> Result<(), AnyError> {
+    let (n, warmup) = (args.num("n", 2000)?, args.num("warmup", 200)?);
+    let socket = connect(&args.url()?, args.eio()?).await?;
+    let mut samples = Vec::with_capacity(n as usize);
+    let mut started = Instant::now();
+    for i in 0..warmup + n {
+        if i == warmup {
+            started = Instant::now();
+        }
+        let t = Instant::now();
+        let jwr = socket.get("/hello").await?;
+        if jwr.status_code != 200 {
+            return Err(format!("GET /hello: {}", jwr.status_code).into());
+        }
+        if i >= warmup {
+            samples.push(us(t.elapsed()));
+        }
+    }
+    let elapsed = started.elapsed();
+    socket.disconnect().await?;
+    emit("rt", "rust", args, latency_json(samples, elapsed));
+    Ok(())
+}
+
+/// `GET /hello` with `inflight` requests outstanding on one socket at all times. A response that does not
+/// come within `--lost-after` seconds (5) counts as lost; throughput is responses / time to the last one.
+async fn pipelined(args: &Args) -> Result<(), AnyError> {
+    let n = args.num("n", 20_000)? as usize;
+    let inflight = args.num("inflight", 500)? as usize;
+    let lost_after = Duration::from_secs(args.num("lost-after", 5)?);
+    let socket =
+        SailsSocket::builder(args.url()?).protocol(args.eio()?).request_timeout(Some(lost_after)).connect().await?;
+    // Warm up with a window of sequential-ish requests (below any server-side buffer limit).
+    let warm: Vec<_> = (0..inflight.min(100)).map(|_| socket.get("/hello")).collect();
+    for r in futures_util::future::join_all(warm).await {
+        r?;
+    }
+    let started = Instant::now();
+    let mut last_ok = started;
+    let mut pending = futures_util::stream::FuturesUnordered::new();
+    let mut samples = Vec::with_capacity(n);
+    let (mut sent, mut lost, mut errors) = (0usize, 0usize, 0usize);
+    while samples.len() + lost + errors < n {
+        while sent < n && pending.len() < inflight {
+            let s = socket.clone();
+            pending.push(async move {
+                let t = Instant::now();
+                let r = s.get("/hello").await;
+                (r, t.elapsed())
+            });
+            sent += 1;
+        }
+        match pending.next().await {
+            Some((Ok(jwr), took)) if jwr.status_code == 200 => {
+                samples.push(us(took));
+                last_ok = Instant::now();
+            }
+            Some((Err(sails_io::Error::Timeout(_)), _)) => lost += 1,
+            Some(_) => errors += 1,
+            None => break,
+        }
+    }
+    socket.disconnect().await?;
+    let mut out = latency_json(samples, last_ok.duration_since(started));
+    out["inflight"] = json!(inflight);
+    out["lost"] = json!(lost);
+    out["errors"] = json!(errors);
+    emit("pipe", "rust", args, out);
+    Ok(())
+}
+
+/// Connects `n` sockets with at most `concurrency` handshakes at a time; returns them, the per-socket
+/// connect latencies and the failures.
+async fn connect_many(
+    url: &str,
+    eio: EioVersion,
+    n: usize,
+    concurrency: usize,
+) -> (Vec<SailsSocket>, Vec<f64>, Vec<String>) {
+    let gate = Arc::new(Semaphore::new(concurrency));
+    let mut tasks = Vec::with_capacity(n);
+    for _ in 0..n {
+        let gate = gate.clone();
+        let url = url.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.expect("semaphore open");
+            let t = Instant::now();
+            let r = connect(&url, eio).await;
+            (r, t.elapsed())
+        }));
+    }
+    let (mut sockets, mut times, mut errors) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::new());
+    for task in tasks {
+        match task.await {
+            Ok((Ok(s), took)) => {
+                sockets.push(s);
+                times.push(us(took));
+            }
+            Ok((Err(e), _)) => errors.push(e.to_string()),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    (sockets, times, errors)
+}
+
+fn error_summary(errors: &[String]) -> Value {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for e in errors {
+        *counts.entry(e.as_str()).or_default() += 1;
+    }
+    json!(counts)
+}
+
+/// N connected sockets in this process: connect time and RSS delta per socket (this process and,
+/// with `--server-pid`, the server's).
+async fn many(args: &Args) -> Result<(), AnyError> {
+    let url = args.url()?;
+    let eio = args.eio()?;
+    let n = args.num("n", 10_000)? as usize;
+    let concurrency = args.num("concurrency", 64)? as usize;
+    let server_pid = args.flags.get("server-pid").cloned();
+    // Warm the runtime and the TLS/HTTP machinery with one socket, so the delta is per-socket state.
+    let probe = connect(&url, eio).await?;
+    probe.get("/hello").await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (rss0, srv0) = (rss_kib("self"), server_pid.as_deref().and_then(rss_kib));
+    let started = Instant::now();
+    let (sockets, mut times, errors) = connect_many(&url, eio, n, concurrency).await;
+    let connect_all = started.elapsed();
+    // Every socket still answers (a sample of them: one request each, all at once).
+    let check: Vec<_> = sockets.iter().step_by((sockets.len() / 100).max(1)).map(|s| s.get("/hello")).collect();
+    let checked = futures_util::future::join_all(check).await.iter().filter(|r| r.is_ok()).count();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (rss1, srv1) = (rss_kib("self"), server_pid.as_deref().and_then(rss_kib));
+    let connected = sockets.iter().filter(|s| s.is_connected()).count();
+    times.sort_by(f64::total_cmp);
+    let per = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(a), Some(b)) if connected > 0 => json!(round1((b as f64 - a as f64) * 1024.0 / connected as f64)),
+        _ => Value::Null,
+    };
+    let out = json!({
+        "n": n,
+        "connected": connected,
+        "failed": errors.len(),
+        "errors": error_summary(&errors),
+        "concurrency": concurrency,
+        "checked_requests_ok": checked,
+        "connect_all_ms": round1(connect_all.as_secs_f64() * 1e3),
+        "connects_per_s": round1(connected as f64 / connect_all.as_secs_f64()),
+        "connect_p50_us": round1(pct(&times, 50.0)),
+        "connect_p99_us": round1(pct(&times, 99.0)),
+        "client_rss_before_kib": rss0,
+        "client_rss_after_kib": rss1,
+        "client_bytes_per_socket": per(rss0, rss1),
+        "server_rss_before_kib": srv0,
+        "server_rss_after_kib": srv1,
+        "server_bytes_per_socket": per(srv0, srv1),
+    });
+    eprintln!("many: {connected}/{n} connected in {connect_all:?}");
+    // Close quickly: dropping the handles ends each socket's task.
+    drop(sockets);
+    drop(probe);
+    emit("many", "rust", args, out);
+    Ok(())
+}
+
+/// N sockets listening for `announcement`; another socket posts `/blast`; the time from the post until
+/// the last of the N has the event, over several rounds.
+async fn broadcast(args: &Args) -> Result<(), AnyError> {
+    let url = args.url()?;
+    let eio = args.eio()?;
+    let n = args.num("n", 10_000)? as usize;
+    let rounds = args.num("rounds", 7)?;
+    let concurrency = args.num("concurrency", 64)? as usize;
+    let server_pid = args.flags.get("server-pid").cloned();
+    let srv0 = server_pid.as_deref().and_then(rss_kib);
+    let started = Instant::now();
+    let (sockets, _, errors) = connect_many(&url, eio, n, concurrency).await;
+    let connect_all = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let srv1 = server_pid.as_deref().and_then(rss_kib);
+    eprintln!("broadcast: {}/{n} connected in {connect_all:?}", sockets.len());
+    let receivers = sockets.len();
+    // The round currently measured, how many receivers have it, and when the last one got it.
+    let round = Arc::new(AtomicU64::new(u64::MAX));
+    let got = Arc::new(AtomicUsize::new(0));
+    let stale = Arc::new(AtomicUsize::new(0));
+    let last: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let done = Arc::new(Notify::new());
+    for s in &sockets {
+        let (round, got, stale, last, done) = (round.clone(), got.clone(), stale.clone(), last.clone(), done.clone());
+        s.on("announcement", move |e| {
+            let SocketEvent::Server(e) = e else { return };
+            if e.json_value()["round"].as_u64() != Some(round.load(Ordering::SeqCst)) {
+                stale.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            if got.fetch_add(1, Ordering::SeqCst) + 1 == receivers {
+                *last.lock().expect("not poisoned") = Some(Instant::now());
+                done.notify_one();
+            }
+        });
+    }
+    let sender = connect(&url, eio).await?;
+    let mut samples = Vec::new();
+    let mut incomplete = Vec::new();
+    for r in 0..rounds {
+        got.store(0, Ordering::SeqCst);
+        *last.lock().expect("not poisoned") = None;
+        round.store(r, Ordering::SeqCst);
+        let notified = done.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let t0 = Instant::now();
+        let jwr = sender.post("/blast", &json!({"round": r})).await?;
+        if jwr.status_code != 200 {
+            return Err(format!("POST /blast: {}", jwr.status_code).into());
+        }
+        if tokio::time::timeout(Duration::from_secs(30), notified).await.is_ok() {
+            let at = last.lock().expect("not poisoned").expect("set before notify");
+            samples.push(at.duration_since(t0).as_secs_f64() * 1e3);
+        } else {
+            incomplete.push(json!({"round": r, "received": got.load(Ordering::SeqCst)}));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let mut sorted = samples.clone();
+    sorted.sort_by(f64::total_cmp);
+    let out = json!({
+        "n": n,
+        "connected": receivers,
+        "failed": errors.len(),
+        "errors": error_summary(&errors),
+        "connect_all_ms": round1(connect_all.as_secs_f64() * 1e3),
+        "rounds": rounds,
+        "last_ms": samples.iter().map(|x| round1(*x)).collect::<Vec<_>>(),
+        "p50_ms": round1(pct(&sorted, 50.0)),
+        "p99_ms": round1(pct(&sorted, 99.0)),
+        "incomplete": incomplete,
+        "stale_events": stale.load(Ordering::Relaxed),
+        "server_rss_before_kib": srv0,
+        "server_rss_after_kib": srv1,
+        "server_bytes_per_socket": match (srv0, srv1) {
+            (Some(a), Some(b)) if receivers > 0 => json!(round1((b as f64 - a as f64) * 1024.0 / receivers as f64)),
+            _ => Value::Null,
+        },
+    });
+    drop(sockets);
+    emit("broadcast", "rust", args, out);
+    Ok(())
+}
+
+/// `sockets` sockets, each issuing sequential `GET /hello` for `secs` seconds: requests/s served.
+async fn rps(args: &Args) -> Result<(), AnyError> {
+    let url = args.url()?;
+    let eio = args.eio()?;
+    let n = args.num("sockets", 100)? as usize;
+    let secs = args.num("secs", 5)?;
+    let (sockets, _, errors) = connect_many(&url, eio, n, 32).await;
+    // One warm-up request each.
+    for r in futures_util::future::join_all(sockets.iter().map(|s| s.get("/hello"))).await {
+        r?;
+    }
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for s in &sockets {
+        let (s, ok, failed) = (s.clone(), ok.clone(), failed.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut samples = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match s.get("/hello").await {
+                    Ok(j) if j.status_code == 200 => {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                        samples.push(us(t.elapsed()));
+                    }
+                    _ => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            samples
+        }));
+    }
+    let mut samples = Vec::new();
+    for t in tasks {
+        samples.extend(t.await?);
+    }
+    let elapsed = started.elapsed();
+    let mut out = latency_json(samples, elapsed);
+    out["sockets"] = json!(sockets.len());
+    out["connect_failed"] = json!(errors.len());
+    out["failed"] = json!(failed.load(Ordering::Relaxed));
+    out["secs"] = json!(round1(elapsed.as_secs_f64()));
+    drop(sockets);
+    emit("rps", "rust", args, out);
+    Ok(())
+}
+
+fn main() -> Result<(), AnyError> {
+    let args = Args::parse()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        match args.mode.as_str() {
+            "stub" => serve_stub().await,
+            "echo-server" => serve_echo().await,
+            "floor" => floor(&args).await,
+            "rt" => round_trip(&args).await,
+            "pipe" => pipelined(&args).await,
+            "many" => many(&args).await,
+            "broadcast" => broadcast(&args).await,
+            "rps" => rps(&args).await,
+            other => Err(format!("unknown mode {other}").into()),
+        }
+    })?;
+    // Do not wait for thousands of socket tasks to wind down.
+    rt.shutdown_timeout(Duration::from_millis(100));
+    Ok(())
+}
