@@ -247,6 +247,19 @@ enum State {
     WaitingReconnect(Instant),
 }
 
+impl State {
+    /// For error messages (no `Debug`: it would format the `Instant`, and with it floats, in the wasm build).
+    fn name(&self) -> &'static str {
+        match self {
+            State::Idle => "Idle",
+            State::Opening => "Opening",
+            State::Handshaking => "Handshaking",
+            State::Connected => "Connected",
+            State::WaitingReconnect(_) => "WaitingReconnect",
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Heartbeat {
     interval: Duration,
@@ -634,7 +647,7 @@ impl Connection {
                 }
             }
             kind => {
-                let e = ProtocolError::Unexpected(format!("{kind:?} packet while {:?}", self.state));
+                let e = ProtocolError::Unexpected(format!("{kind:?} packet while {}", self.state.name()));
                 if self.state == State::Connected {
                     self.lose_transport(DisconnectReason::ProtocolError(e), true, now);
                 } else {

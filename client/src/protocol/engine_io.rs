@@ -165,8 +165,44 @@ pub struct OpenPacket {
 
 impl OpenPacket {
     /// Parses the JSON of an open packet.
+    ///
+    /// Read from a [`serde_json::Value`] rather than with the serde derive: the derive's error paths
+    /// (`invalid type: floating point …`) pull float formatting into the wasm build. The rules are the
+    /// derive's: `sid`, `pingInterval` and `pingTimeout` are required, `upgrades` (strings) defaults to
+    /// none, `maxPayload` may be absent or null, other fields are ignored.
     pub fn parse(json: &str) -> Result<Self, ProtocolError> {
-        serde_json::from_str(json).map_err(|e| ProtocolError::eio(format!("invalid open packet: {e}")))
+        let invalid = |what: &str| ProtocolError::eio(format!("invalid open packet: {what}"));
+        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| invalid(&e.to_string()))?;
+        let obj = value.as_object().ok_or_else(|| invalid("expected a JSON object"))?;
+        let uint = |key: &str| match obj.get(key) {
+            None => Err(invalid(&format!("missing field `{key}`"))),
+            Some(v) => v.as_u64().ok_or_else(|| invalid(&format!("`{key}` is not a non-negative integer"))),
+        };
+        let sid = match obj.get("sid") {
+            Some(serde_json::Value::String(sid)) => sid.clone(),
+            Some(_) => return Err(invalid("`sid` is not a string")),
+            None => return Err(invalid("missing field `sid`")),
+        };
+        let upgrades = match obj.get("upgrades") {
+            None => Vec::new(),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .map(|u| u.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| invalid("`upgrades` is not a list of strings"))?,
+            Some(_) => return Err(invalid("`upgrades` is not a list of strings")),
+        };
+        let max_payload = match obj.get("maxPayload") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(_) => Some(uint("maxPayload")?),
+        };
+        Ok(OpenPacket {
+            sid,
+            upgrades,
+            ping_interval: uint("pingInterval")?,
+            ping_timeout: uint("pingTimeout")?,
+            max_payload,
+        })
     }
 
     /// The JSON text of this open packet.
@@ -436,6 +472,33 @@ mod tests {
         assert!(decode_frame(&Frame::Binary(vec![9, 1]), EioVersion::V3).is_err());
         let ping = Packet { kind: PacketType::Ping, data: PacketData::Binary(vec![1]) };
         assert!(encode_frame(&ping, EioVersion::V4).is_err());
+    }
+
+    /// The hand-written parser accepts and rejects what the serde derive does.
+    #[test]
+    fn open_packet_parse_matches_the_derive() {
+        for json in [
+            r#"{"sid":"a","upgrades":["websocket"],"pingInterval":1,"pingTimeout":2,"maxPayload":3}"#,
+            r#"{"sid":"a","pingInterval":1,"pingTimeout":2}"#,
+            r#"{"sid":"a","pingInterval":1,"pingTimeout":2,"maxPayload":null,"extra":[1.5]}"#,
+            r#"{"sid":"a","pingInterval":1.5,"pingTimeout":2}"#,
+            r#"{"sid":"a","pingInterval":-1,"pingTimeout":2}"#,
+            r#"{"sid":1,"pingInterval":1,"pingTimeout":2}"#,
+            r#"{"sid":"a","upgrades":[1],"pingInterval":1,"pingTimeout":2}"#,
+            r#"{"sid":"a","upgrades":null,"pingInterval":1,"pingTimeout":2}"#,
+            r#"{"sid":"a","pingInterval":1,"pingTimeout":2,"maxPayload":"x"}"#,
+            r#"{"pingInterval":1,"pingTimeout":2}"#,
+            r#"{"sid":"a","pingTimeout":2}"#,
+            r#"[1]"#,
+            r#"{"sid":"a""#,
+        ] {
+            let derived = serde_json::from_str::<OpenPacket>(json).ok();
+            let parsed = OpenPacket::parse(json);
+            assert_eq!(parsed.as_ref().ok(), derived.as_ref(), "{json}");
+            if let Err(ProtocolError::EngineIo(message)) = parsed {
+                assert!(message.starts_with("invalid open packet: "), "{message}");
+            }
+        }
     }
 
     #[test]
