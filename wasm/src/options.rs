@@ -129,10 +129,14 @@ pub fn request(
 ) -> Result<Request, Error> {
     let method: Method = method.parse()?;
     let bad = |what: &str, e: serde_json::Error| Error::InvalidRequest(format!("invalid `{what}`: {e}"));
-    let header_map: Map<String, Value> = if headers_json.is_empty() {
-        Map::new()
-    } else {
-        serde_json::from_str(headers_json).map_err(|e| bad("headers", e))?
+    // Parsed as a `Value`, not as a `Map`: typed deserialization would link serde's "invalid type" errors
+    // and, with them, float formatting.
+    let header_map = match headers_json {
+        "" => Map::new(),
+        json => match serde_json::from_str(json).map_err(|e| bad("headers", e))? {
+            Value::Object(map) => map,
+            _ => return Err(Error::InvalidRequest("invalid `headers`: expected a JSON object".into())),
+        },
     };
     let data: Value =
         if data_json.is_empty() { Value::Null } else { serde_json::from_str(data_json).map_err(|e| bad("data", e))? };
@@ -241,6 +245,7 @@ mod tests {
         assert!(request("trace", "/a", "", "", -1.0).is_err());
         assert!(request("get", "/a", "", "\"str\"", -1.0).is_err());
         assert!(request("get", "/a", "[", "", -1.0).is_err());
+        assert!(request("get", "/a", "[1]", "", -1.0).is_err());
     }
 
     #[test]
