@@ -159,7 +159,7 @@ p('### 5. The npm package');
 p();
 var sizes = group('size');
 if (sizes.length) {
-  var js = sizes.filter(function (s) { return s.client === 'sails.io.js'; })[0];
+  var js = sizes.filter(function (s) { return s.peer; })[0];
   table(['artifact', 'files', 'raw bytes', 'gzip -9 bytes', 'gzip / sails.io.js dist'], sizes.map(function (s) {
     return [s.client, s.files, fmt(s.raw_bytes, 0), fmt(s.gzip_bytes, 0), js ? rx(s.gzip_bytes / js.gzip_bytes) : 'n/a'];
   }));

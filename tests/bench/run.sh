@@ -163,7 +163,7 @@ say "package sizes"
 gz() { cat "$@" | gzip -9 -c | wc -c; }
 raw() { cat "$@" | wc -c; }
 js_dist="$root/tests/interop/clients/node_modules/sails.io.js/dist/sails.io.js"
-printf '{"bench":"size","client":"sails.io.js 1.2.1 dist (bundles socket.io-client 2.0.3)","server":"-","files":"dist/sails.io.js","raw_bytes":%s,"gzip_bytes":%s}\n' \
+printf '{"bench":"size","client":"sails.io.js 1.2.1 dist (bundles socket.io-client 2.0.3)","server":"-","peer":true,"files":"dist/sails.io.js","raw_bytes":%s,"gzip_bytes":%s}\n' \
   "$(raw "$js_dist")" "$(gz "$js_dist")" | record
 if [ "$wasm_ok" = 1 ]; then
   web=("$root/wasm/pkg/web/index.js" "$root/wasm/pkg/web/sails_io_wasm.js" "$root/wasm/pkg/web/sails_io_wasm_bg.wasm")

@@ -23,13 +23,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// How many times the server saw each request id.
 type Seen = Arc<Mutex<BTreeMap<String, u32>>>;
 
-/// The conformance app plus `POST /load`: counts the request's `id` and echoes it back.
+/// The conformance app plus `POST /load`: counts the request's `id`, waits `ms` milliseconds if asked, and
+/// echoes the id back.
 fn load_app(seen: Seen) -> axum::Router {
     sails_io_stub::demo::router().route(
         "/load",
         post(move |req: sails_io_stub::SailsReq| async move {
             let id = req.param("id").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
             *seen.lock().unwrap().entry(id.clone()).or_default() += 1;
+            if let Some(ms) = req.param("ms").and_then(|v| v.as_u64()) {
+                tokio::time::sleep(Duration::from_millis(ms.min(10_000))).await;
+            }
             axum::Json(json!({ "id": id }))
         }),
     )
@@ -208,9 +212,22 @@ async fn server_restart_under_load_every_request_ends_and_reconnects_spread_out(
             ended
         }));
     }
+    // One slow request per socket is sure to be in flight when the server dies.
+    let slow: Vec<_> = sockets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let s = s.clone();
+            tokio::spawn(async move { s.post("/load", &json!({ "id": format!("slow-s{i}"), "ms": 5000 })).await })
+        })
+        .collect();
     tokio::time::sleep(Duration::from_millis(400)).await;
     let killed_at = Instant::now();
     stub.kill();
+    for (i, r) in slow.into_iter().enumerate() {
+        let r = tokio::time::timeout(Duration::from_secs(5), r).await.expect("the in-flight request ends").unwrap();
+        assert_eq!(r.unwrap_err(), Error::Disconnected, "slow-s{i}: in flight when the server died");
+    }
     // Wait until every socket knows, then queue one request per socket while the server is down.
     for _ in 0..200 {
         if sockets.iter().all(|s| !s.is_connected()) {
