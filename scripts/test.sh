@@ -14,6 +14,9 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
+step "cargo doc (broken links and doc warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
+
 step "the core compiles for the browser (wasm32-unknown-unknown)"
 cargo check -p sails-io --target wasm32-unknown-unknown
 

@@ -8,7 +8,7 @@
 //! The crate is layered:
 //! - [`protocol`]: the wire codecs (Engine.IO v3/v4, Socket.IO v4/v5, the Sails request/JWR layer),
 //!   pure functions with no I/O;
-//! - [`connection`]: [`Connection`](connection::Connection), the sans-IO state machine of one socket
+//! - [`connection`]: [`Connection`], the sans-IO state machine of one socket
 //!   (handshakes, heartbeats, the request queue, the ack table, deadlines, reconnection), driven with
 //!   frames and time passed in, so it runs the same natively and in the browser;
 //! - [`SailsSocket`] (native targets): the async client, a tokio task driving a `Connection` over
