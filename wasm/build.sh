@@ -6,7 +6,7 @@
 #
 # Needs rustup, cargo and node/npm. On first use it adds the wasm32 target, installs the wasm-bindgen CLI
 # of exactly the version in Cargo.lock into $SAILS_IO_WASM_TOOLS (default ~/.cache/sails-io-wasm-tools),
-# and npm binaryen (wasm-opt) from wasm/tools/package-lock.json. Honours CARGO_TARGET_DIR.
+# and npm binaryen (wasm-opt) and terser from wasm/tools/package-lock.json. Honours CARGO_TARGET_DIR.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,15 +34,42 @@ if [ "$("$tools/bin/wasm-bindgen" --version 2>/dev/null || true)" != "wasm-bindg
 fi
 export PATH="$tools/bin:$PATH"
 
-if [ ! -x "$here/tools/node_modules/.bin/wasm-opt" ] || [ "$here/tools/package-lock.json" -nt "$here/tools/node_modules/.package-lock.json" ]; then
-  step "npm ci in wasm/tools (binaryen's wasm-opt)"
+if [ ! -x "$here/tools/node_modules/.bin/wasm-opt" ] || [ ! -d "$here/tools/node_modules/terser" ] || [ "$here/tools/package-lock.json" -nt "$here/tools/node_modules/.package-lock.json" ]; then
+  step "npm ci in wasm/tools (binaryen's wasm-opt, terser)"
   (cd "$here/tools" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 wasm_opt=$here/tools/node_modules/.bin/wasm-opt
 
-step "cargo build (wasm32, profile wasm-release)"
-cargo build --manifest-path "$root/Cargo.toml" -p sails-io-wasm --target wasm32-unknown-unknown \
-  --profile wasm-release --locked
+# Size: by default the standard library is rebuilt with nightly's -Zbuild-std for size
+# (`optimize_for_size`) with panics as immediate traps (`-Cpanic=immediate-abort`: no panic messages,
+# locations or formatting; the crate never catches panics, `panic = "abort"` already aborted). The nightly
+# toolchain and its rust-src are installed here if missing. SAILS_IO_WASM_STABLE=1 builds with the
+# stable toolchain instead (a larger .wasm, same behaviour); so does a failed nightly build, with a warning.
+nightly=${SAILS_IO_WASM_NIGHTLY:-nightly}
+build_stable() {
+  step "cargo build (wasm32, profile wasm-release, stable)"
+  cargo build --manifest-path "$root/Cargo.toml" -p sails-io-wasm --target wasm32-unknown-unknown \
+    --profile wasm-release --locked
+}
+build_nightly() {
+  if ! rustup run "$nightly" rustc --version >/dev/null 2>&1; then
+    step "rustup toolchain install $nightly (minimal, rust-src)"
+    rustup toolchain install "$nightly" --profile minimal --component rust-src || return 1
+  elif ! rustup component list --toolchain "$nightly" --installed 2>/dev/null | grep -q '^rust-src'; then
+    step "rustup component add rust-src --toolchain $nightly"
+    rustup component add rust-src --toolchain "$nightly" || return 1
+  fi
+  step "cargo +$nightly build (wasm32, profile wasm-release, -Zbuild-std, panic=immediate-abort)"
+  RUSTFLAGS="${RUSTFLAGS:-} -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none" \
+    cargo "+$nightly" build --manifest-path "$root/Cargo.toml" -p sails-io-wasm --target wasm32-unknown-unknown \
+    --profile wasm-release --locked -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size
+}
+if [ "${SAILS_IO_WASM_STABLE:-0}" = 1 ]; then
+  build_stable
+elif ! build_nightly; then
+  echo "WARNING: the nightly build failed; building with stable (larger .wasm)" >&2
+  build_stable
+fi
 wasm=$target_dir/wasm32-unknown-unknown/wasm-release/$crate.wasm
 
 version=$(awk -F'"' '/^version = / { print $2; exit }' "$here/Cargo.toml")
@@ -66,6 +93,11 @@ for target in nodejs web bundler; do
   cp "$here/js/types.d.ts" "$out/types.d.ts"
   cp "$here/js/${entry%.js}.d.ts" "$out/index.d.ts"
   printf '{ "type": "%s", "sideEffects": true }\n' "$type" > "$out/package.json"
+  # What a browser downloads as is: the web build's JS is minified (terser, tools/minify.mjs). The node
+  # build stays readable, and bundlers minify the bundler build themselves.
+  if [ "$target" = web ]; then
+    node "$here/tools/minify.mjs" "$out/$crate.js" "$out/index.js"
+  fi
 done
 
 cp "$here/README.md" "$pkg/README.md"
