@@ -173,7 +173,7 @@ struct Pending {
     kind: PacketKind,
     nsp: String,
     id: Option<u64>,
-    json: Value,
+    json: Option<Value>,
     expected: usize,
     received: Vec<Vec<u8>>,
 }
@@ -226,7 +226,7 @@ impl Decoder {
                     kind: header.kind,
                     nsp: header.nsp,
                     id: header.id,
-                    json: header.json.unwrap_or(Value::Null),
+                    json: header.json,
                     expected,
                     received: Vec::with_capacity(expected),
                 });
@@ -246,8 +246,9 @@ impl Decoder {
             return Ok(None);
         }
         let p = self.pending.take().expect("checked above");
-        let data = Payload::reconstruct(p.json, &p.received)?;
-        Ok(Some(Packet { kind: p.kind, nsp: p.nsp, id: p.id, data: Some(data) }))
+        // A binary ack may come without a payload (socket.io-parser leaves `data` undefined then).
+        let data = p.json.map(|json| Payload::reconstruct(json, &p.received)).transpose()?;
+        Ok(Some(Packet { kind: p.kind, nsp: p.nsp, id: p.id, data }))
     }
 }
 
