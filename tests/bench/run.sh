@@ -17,7 +17,7 @@
 # (OUT defaults to tests/bench/results/). Prints figures only: nothing here fails on a time.
 #
 # Knobs (environment): REPEATS (3), RT_N (2000 sequential requests per repeat), PIPE_N (20000),
-# INFLIGHT (500), SOCKETS (10000), ROUNDS (7 broadcasts), RPS_SOCKETS (100), RPS_SECS (5), CARGO_TARGET_DIR.
+# INFLIGHT (500), STUB_INFLIGHT (100, a second pipelined row on the stub), SOCKETS (10000), ROUNDS (7 broadcasts), RPS_SOCKETS (100), RPS_SECS (5), CARGO_TARGET_DIR.
 # Needs cargo, node and npm (the real app and sails.io.js install from their lockfiles on first use).
 set -euo pipefail
 
@@ -27,6 +27,7 @@ REPEATS=${REPEATS:-3}
 RT_N=${RT_N:-2000}
 PIPE_N=${PIPE_N:-20000}
 INFLIGHT=${INFLIGHT:-500}
+STUB_INFLIGHT=${STUB_INFLIGHT:-100}
 SOCKETS=${SOCKETS:-10000}
 ROUNDS=${ROUNDS:-7}
 RPS_SOCKETS=${RPS_SOCKETS:-100}
@@ -141,6 +142,9 @@ for r in $(seq 1 "$REPEATS"); do
     run "pipe rust $server" "$bench" pipe --url "$url" --n "$PIPE_N" --inflight "$INFLIGHT" --server "$server"
     run "pipe sails.io.js $server" node "$here/sailsio.js" pipe --url "$url" --n "$PIPE_N" --inflight "$INFLIGHT" --server "$server"
   done
+  # The stub (socketioxide) drops replies beyond 128 queued packets per socket: also measure below that.
+  run "pipe rust stub $STUB_INFLIGHT" "$bench" pipe --url "$URL_stub" --n "$PIPE_N" --inflight "$STUB_INFLIGHT" --server stub
+  run "pipe sails.io.js stub $STUB_INFLIGHT" node "$here/sailsio.js" pipe --url "$URL_stub" --n "$PIPE_N" --inflight "$STUB_INFLIGHT" --server stub
   say "repeat $r/$REPEATS: requests/s served to $RPS_SOCKETS sockets"
   for server in stub sails; do
     url_var=URL_$server
@@ -150,6 +154,11 @@ done
 
 say "$SOCKETS sockets in one client process against the stub"
 run many "$bench" many --url "$URL_stub" --n "$SOCKETS" --server stub --server-pid "$PID_stub"
+sleep 2
+say "$SOCKETS raw tokio-tungstenite connections (the floor of row 3), default and 4 KiB read buffers"
+run "many raw" "$bench" many-raw --url "$URL_echo" --n "$SOCKETS" --server echo
+sleep 2
+run "many raw small" "$bench" many-raw --url "$URL_echo" --n "$SOCKETS" --server echo --read-buffer 4096
 sleep 2
 say "broadcast to $SOCKETS sockets, $ROUNDS rounds each"
 for server in stub sails; do

@@ -9,6 +9,8 @@
 //! - `rt --url http://…`: sequential `GET /hello` on one socket;
 //! - `pipe --url … --inflight 500`: `GET /hello` with 500 requests in flight on one socket;
 //! - `many --url … --n 10000`: N connected sockets in this process: connect time and RSS delta per socket;
+//! - `many-raw --url ws://… --n 10000 [--read-buffer BYTES]`: the same for raw tokio-tungstenite
+//!   connections to the echo server (tungstenite's default 128 KiB read buffer, or BYTES);
 //! - `broadcast --url … --n 10000 --rounds 7`: N sockets connected, `POST /blast` from another socket,
 //!   time until the last of the N has the `announcement` event;
 //! - `rps --url … --sockets 100 --secs 5`: requests/s served to 100 sockets issuing sequential requests.
@@ -357,6 +359,64 @@ async fn many(args: &Args) -> Result<(), AnyError> {
     Ok(())
 }
 
+/// The floor of row 3: N raw tokio-tungstenite connections to the echo server in this process, each with
+/// a task reading it, with tungstenite's default buffers or `--read-buffer BYTES`.
+async fn many_raw(args: &Args) -> Result<(), AnyError> {
+    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+    let url = args.url()?.replacen("http://", "ws://", 1);
+    let n = args.num("n", 10_000)? as usize;
+    let read_buffer = args.flags.get("read-buffer").map(|v| v.parse::<usize>()).transpose()?;
+    let mut config = WebSocketConfig::default();
+    if let Some(bytes) = read_buffer {
+        config = config.read_buffer_size(bytes).write_buffer_size(0);
+    }
+    let gate = Arc::new(Semaphore::new(64));
+    let rss0 = rss_kib("self");
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (gate, url) = (gate.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let ws = {
+                let _permit = gate.acquire_owned().await.expect("semaphore open");
+                tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true).await
+            };
+            let (mut ws, _) = ws.ok()?;
+            ws.send(Message::text("hello")).await.ok()?;
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            let reader = tokio::spawn(async move {
+                let _keep = rx;
+                while let Some(Ok(_)) = ws.next().await {}
+            });
+            Some((reader, tx))
+        }));
+    }
+    let mut alive = Vec::with_capacity(n);
+    for t in tasks {
+        if let Some(conn) = t.await? {
+            alive.push(conn);
+        }
+    }
+    let connect_all = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss1 = rss_kib("self");
+    let out = json!({
+        "n": n,
+        "connected": alive.len(),
+        "read_buffer": read_buffer,
+        "connect_all_ms": round1(connect_all.as_secs_f64() * 1e3),
+        "client_bytes_per_socket": match (rss0, rss1) {
+            (Some(a), Some(b)) if !alive.is_empty() => json!(round1((b as f64 - a as f64) * 1024.0 / alive.len() as f64)),
+            _ => Value::Null,
+        },
+    });
+    for (reader, _) in &alive {
+        reader.abort();
+    }
+    emit("many", if read_buffer.is_some() { "raw-ws-small-buffers" } else { "raw-ws" }, args, out);
+    Ok(())
+}
+
 /// N sockets listening for `announcement`; another socket posts `/blast`; the time from the post until
 /// the last of the N has the event, over several rounds.
 async fn broadcast(args: &Args) -> Result<(), AnyError> {
@@ -504,6 +564,7 @@ fn main() -> Result<(), AnyError> {
             "rt" => round_trip(&args).await,
             "pipe" => pipelined(&args).await,
             "many" => many(&args).await,
+            "many-raw" => many_raw(&args).await,
             "broadcast" => broadcast(&args).await,
             "rps" => rps(&args).await,
             other => Err(format!("unknown mode {other}").into()),
