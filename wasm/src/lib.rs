@@ -14,3 +14,8 @@ pub mod options;
 mod driver;
 #[cfg(target_arch = "wasm32")]
 pub use driver::Driver;
+
+/// talc instead of std's dlmalloc: smaller code for the same job (this module is single-threaded).
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
