@@ -106,12 +106,18 @@ start sails env SAILS_LOG_LEVEL=error node "$root/tests/interop/sails-app/app.js
 start echo "$bench" echo-server
 say "stub $URL_stub (pid $PID_stub), real Sails $URL_sails (pid $PID_sails), echo $URL_echo"
 
+# A snapshot of the wasm package as it is now (wasm/build.sh may rebuild it during the run).
 wasm_note=""
 wasm_ok=0
-if [ -f "$root/wasm/pkg/nodejs/index.js" ] && [ -f "$root/wasm/pkg/web/sails_io_wasm_bg.wasm" ]; then
+wasm_pkg=$OUT/wasm-pkg
+rm -rf "$wasm_pkg"
+if [ -f "$root/wasm/pkg/nodejs/index.js" ] && [ -f "$root/wasm/pkg/web/sails_io_wasm_bg.wasm" ] &&
+  cp -r "$root/wasm/pkg" "$wasm_pkg" 2>/dev/null &&
+  [ -f "$wasm_pkg/nodejs/index.js" ] && [ -f "$wasm_pkg/web/index.js" ] && [ -f "$wasm_pkg/web/sails_io_wasm_bg.wasm" ]; then
   wasm_ok=1
+  wasm_note="wasm/pkg built $(date -u -r "$root/wasm/pkg/web/sails_io_wasm_bg.wasm" +%FT%TZ)"
 else
-  wasm_note="wasm/pkg is not built (wasm/build.sh)"
+  wasm_note="wasm/pkg was not built (or was being rebuilt) when the run started"
 fi
 
 node -e '
@@ -132,7 +138,7 @@ for r in $(seq 1 "$REPEATS"); do
     run "rt rust $server" "$bench" rt --url "$url" --n "$RT_N" --server "$server"
     run "rt sails.io.js $server" node "$here/sailsio.js" rt --url "$url" --n "$RT_N" --server "$server"
     if [ "$wasm_ok" = 1 ]; then
-      run "rt wasm $server" node "$here/sailsio.js" rt --url "$url" --n "$RT_N" --server "$server" --client wasm
+      run "rt wasm $server" node "$here/sailsio.js" rt --url "$url" --n "$RT_N" --server "$server" --client wasm --pkg "$wasm_pkg"
     fi
   done
   say "repeat $r/$REPEATS: pipelined, $INFLIGHT in flight"
@@ -169,15 +175,20 @@ for server in stub sails; do
 done
 
 say "package sizes"
-gz() { cat "$@" | gzip -9 -c | wc -c; }
+# What a browser downloads: each file gzip -9 on its own, summed.
+gz() {
+  local total=0 f
+  for f in "$@"; do total=$((total + $(gzip -9 -c "$f" | wc -c))); done
+  echo "$total"
+}
 raw() { cat "$@" | wc -c; }
 js_dist="$root/tests/interop/clients/node_modules/sails.io.js/dist/sails.io.js"
 printf '{"bench":"size","client":"sails.io.js 1.2.1 dist (bundles socket.io-client 2.0.3)","server":"-","peer":true,"files":"dist/sails.io.js","raw_bytes":%s,"gzip_bytes":%s}\n' \
   "$(raw "$js_dist")" "$(gz "$js_dist")" | record
 if [ "$wasm_ok" = 1 ]; then
-  web=("$root/wasm/pkg/web/index.js" "$root/wasm/pkg/web/sails_io_wasm.js" "$root/wasm/pkg/web/sails_io_wasm_bg.wasm")
+  web=("$wasm_pkg/web/index.js" "$wasm_pkg/web/sails_io_wasm.js" "$wasm_pkg/web/sails_io_wasm_bg.wasm")
   printf '{"bench":"size","client":"sails-io-wasm web build (ours)","server":"-","files":"web/index.js + sails_io_wasm.js + sails_io_wasm_bg.wasm","raw_bytes":%s,"gzip_bytes":%s,"wasm_gzip_bytes":%s}\n' \
-    "$(raw "${web[@]}")" "$(gz "${web[@]}")" "$(gz "$root/wasm/pkg/web/sails_io_wasm_bg.wasm")" | record
+    "$(raw "${web[@]}")" "$(gz "${web[@]}")" "$(gz "$wasm_pkg/web/sails_io_wasm_bg.wasm")" | record
 fi
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)

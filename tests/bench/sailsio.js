@@ -5,6 +5,7 @@
  * `sails-bench` measures the native client.
  *
  *   node sailsio.js rt   --url http://127.0.0.1:PORT [--n 2000] [--warmup 200] [--server NAME] [--client sails.io.js|wasm]
+ *                        [--pkg DIR]   (the sails-io-wasm package for --client wasm; default wasm/pkg)
  *   node sailsio.js pipe --url http://127.0.0.1:PORT [--n 20000] [--inflight 500] [--server NAME] [--client …]
  *
  * rt: sequential `GET /hello` on one socket; pipe: `GET /hello` with `inflight` requests outstanding.
@@ -32,7 +33,7 @@ function loadIo() {
   if (clientName === 'wasm') {
     // node 20 has no global WebSocket: hand it the `ws` package the interop clients install.
     var WebSocketImpl = typeof WebSocket !== 'undefined' ? WebSocket : require(path.join(repo, 'tests/interop/clients/node_modules/ws'));
-    var io = require(path.join(repo, 'wasm/pkg'))(WebSocketImpl);
+    var io = require(args.pkg ? path.resolve(args.pkg) : path.join(repo, 'wasm/pkg'))(WebSocketImpl);
     if (io.sails) { io.sails.autoConnect = false; io.sails.environment = 'production'; }
     return io;
   }
