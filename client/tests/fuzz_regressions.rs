@@ -63,3 +63,20 @@ fn socket_io_packet_crash_input_round_trips() {
         }
     }
 }
+
+/// `socket_io_packet`, crash-340bfea6922435ef27c7a70be677c1a7a7cca043: a 25-digit number in an event was
+/// parsed one ulp off (serde_json's fast float path), so the decoded packet re-encoded to a different
+/// number. JSON.parse rounds correctly; with `float_roundtrip` so does the native client.
+#[test]
+fn long_numbers_parse_like_json_parse_and_round_trip() {
+    let mut decoder = Decoder::default();
+    let packet = decoder.decode_text("258[1111055555105555555555555]").unwrap().expect("an event");
+    let data = match &packet.data {
+        Some(sails_io::Payload::Json(v)) => v.clone(),
+        other => panic!("{other:?}"),
+    };
+    // What JSON.parse gives for 1111055555105555555555555 (the nearest f64).
+    assert_eq!(data[0].as_f64(), Some(1.1110555551055555e24));
+    let encoded = encode(&packet);
+    assert_eq!(Decoder::default().decode_text(&encoded.text).unwrap(), Some(packet));
+}
