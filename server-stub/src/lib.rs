@@ -43,6 +43,12 @@ use socketioxide::{SocketIo, TransportType};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// Packets socketioxide may queue per connection before `emit`/ack fails. Its default (128) silently lost
+/// replies when a client pipelined a few hundred requests on one socket; real Sails (socket.io 2) buffers
+/// without a bound. The queue is a tokio channel that allocates as it fills, so a high bound costs nothing
+/// until it is used.
+const MAX_BUFFERED_PACKETS: usize = 1 << 16;
+
 pub use config::{BeforeConnect, Config, Rejection, Transport};
 pub use res::{Res, SailsReq, ServerError, SocketRequest};
 pub use session::{Session, SessionStore};
@@ -241,6 +247,7 @@ impl Builder {
             .ping_interval(config.ping_interval)
             .ping_timeout(config.ping_timeout)
             .max_payload(max)
+            .max_buffer_size(MAX_BUFFERED_PACKETS)
             .ws_max_message_size(max_usize)
             .ws_max_frame_size(max_usize)
             .with_state(ctx);

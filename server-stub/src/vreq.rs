@@ -443,7 +443,7 @@ async fn on_verb(s: SocketRef, State(ctx): State<Ctx>, ev: RawEvent, ack: AckSen
     }
     if let Some(ack) = ack {
         if let Err(e) = ack.send(&jwr) {
-            tracing::debug!("could not send ack: {e}");
+            tracing::warn!("could not send the JWR ack: {e}");
         }
     }
 }
