@@ -11,6 +11,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
+
+/// Default initial WebSocket read buffer per connection (see [`SailsSocketBuilder::read_buffer_size`]).
+const DEFAULT_READ_BUFFER_SIZE: usize = 4 * 1024;
 use url::Url;
 use web_time::Duration;
 
@@ -318,6 +321,7 @@ pub struct SailsSocketBuilder {
     sdk: SdkInfo,
     auth: Option<Value>,
     max_message_size: usize,
+    read_buffer_size: usize,
     rng_seed: Option<u64>,
     root_certificates: Vec<Vec<u8>>,
 }
@@ -340,6 +344,7 @@ impl SailsSocketBuilder {
             sdk: SdkInfo::rust("native"),
             auth: None,
             max_message_size: 100_000_000,
+            read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
             rng_seed: None,
             root_certificates: Vec::new(),
         }
@@ -455,6 +460,14 @@ impl SailsSocketBuilder {
         self
     }
 
+    /// Size of the WebSocket read buffer each connection allocates (4 KiB by default, so that ten thousand
+    /// sockets fit in well under 200 MB). Larger messages still arrive whole: the buffer grows to fit them.
+    /// A larger buffer (e.g. 128 KiB, tungstenite's default) reads big bursts with fewer system calls.
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes.max(1);
+        self
+    }
+
     /// Trusts this CA certificate (DER) for `wss://` and `https://`, besides the Mozilla roots
     /// (webpki-roots) trusted by default: for servers with a private or self-signed certificate.
     pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
@@ -520,6 +533,7 @@ impl SailsSocketBuilder {
             jar,
             getcookie: self.getcookie,
             max_message_size: self.max_message_size,
+            read_buffer_size: self.read_buffer_size,
             http_timeout: self.connect_timeout,
             tls,
             root_certificates: self.root_certificates,

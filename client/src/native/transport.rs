@@ -40,6 +40,8 @@ pub(crate) struct TransportOptions {
     pub getcookie: Option<String>,
     /// Largest incoming WebSocket message.
     pub max_message_size: usize,
+    /// Initial capacity of the WebSocket read buffer.
+    pub read_buffer_size: usize,
     /// Timeout of the `/__getcookie` request and of the polling handshake.
     pub http_timeout: std::time::Duration,
     /// TLS settings when extra root certificates are trusted (`None`: the webpki roots).
@@ -87,7 +89,8 @@ impl Transport {
         tracing::debug!(url = %options.handshake_url, "opening WebSocket");
         let config = WebSocketConfig::default()
             .max_message_size(Some(options.max_message_size))
-            .max_frame_size(Some(options.max_message_size));
+            .max_frame_size(Some(options.max_message_size))
+            .read_buffer_size(options.read_buffer_size);
         let connector = options.tls.clone().map(tokio_tungstenite::Connector::Rustls);
         match tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector).await {
             Ok((ws, _response)) => {
