@@ -117,6 +117,9 @@ compare() {
   elif [ "$runner_status" -ge 2 ]; then
     line="$name: the runner crashed (exit status $runner_status)"
     status=1
+  elif [ "$runner_status" -eq 1 ]; then
+    line="$name: a step's expect did not hold (FAIL lines in the runner's log)"
+    status=1
   else
     set +e
     line=$(timeout --kill-after=5 60 node "$here/clients/compare.js" --name "$name" --reference "$reference" --actual "$actual" \

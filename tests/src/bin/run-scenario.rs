@@ -515,8 +515,15 @@ impl Runner {
                 }
             }
             Outcome::Failed(e) => {
-                self.record("requestFailed", base(vec![("error", Value::from(e.to_string()))]));
-                if expect_none {
+                let message = e.to_string();
+                self.record("requestFailed", base(vec![("error", Value::from(message.clone()))]));
+                // `typedError`: a client that types server errors (ours) must fail the request with this text.
+                let typed = spec.get("typedError").and_then(Value::as_str);
+                if let Some(want) = typed {
+                    if !message.contains(want) {
+                        self.fail(format!("{label}: expected an error containing {want:?}, got: {message}"));
+                    }
+                } else if expect_none {
                     self.fail(format!("expected no response to {label}, the client failed it: {e}"));
                 } else {
                     self.fail(format!("the client failed {label}: {e}"));
