@@ -7,7 +7,8 @@
 # Measures, on loopback, with the same servers for every client in the run:
 #   1. sequential round trip (GET /hello) on one socket: native client vs sails.io.js 1.2.1 (node) vs the
 #      sails-io-wasm package in node (if wasm/pkg is built), against the real Sails app and the server-stub,
-#      plus a raw tokio-tungstenite echo as the floor;
+#      plus a raw tokio-tungstenite echo as the floor, and the native client against a scripted server that
+#      answers at once (the client's own share of a round trip);
 #   2. pipelined throughput, 500 requests in flight on one socket: native vs sails.io.js;
 #   3. SOCKETS concurrent sockets in one native client process against the stub: connect time, RSS delta;
 #   4. stub vs real Sails: SOCKETS sockets, one broadcast to all (time until the last has it), and
@@ -104,7 +105,8 @@ say "starting servers (load average $load_before)"
 start stub "$bench" stub
 start sails env SAILS_LOG_LEVEL=error node "$root/tests/interop/sails-app/app.js" --port 0
 start echo "$bench" echo-server
-say "stub $URL_stub (pid $PID_stub), real Sails $URL_sails (pid $PID_sails), echo $URL_echo"
+start instant "$bench" instant-server
+say "stub $URL_stub (pid $PID_stub), real Sails $URL_sails (pid $PID_sails), echo $URL_echo, instant $URL_instant"
 
 # A snapshot of the wasm package as it is now (wasm/build.sh may rebuild it during the run).
 wasm_note=""
@@ -132,6 +134,7 @@ node -e '
 for r in $(seq 1 "$REPEATS"); do
   say "repeat $r/$REPEATS: sequential round trips"
   run floor "$bench" floor --url "$URL_echo" --n "$RT_N" --server echo
+  run "rt rust instant" "$bench" rt --url "$URL_instant" --n "$RT_N" --server instant
   for server in stub sails; do
     url_var=URL_$server
     url=${!url_var}
@@ -148,7 +151,7 @@ for r in $(seq 1 "$REPEATS"); do
     run "pipe rust $server" "$bench" pipe --url "$url" --n "$PIPE_N" --inflight "$INFLIGHT" --server "$server"
     run "pipe sails.io.js $server" node "$here/sailsio.js" pipe --url "$url" --n "$PIPE_N" --inflight "$INFLIGHT" --server "$server"
   done
-  # The stub (socketioxide) drops replies beyond 128 queued packets per socket: also measure below that.
+  # A second, smaller window on the stub (latency with fewer requests queued).
   run "pipe rust stub $STUB_INFLIGHT" "$bench" pipe --url "$URL_stub" --n "$PIPE_N" --inflight "$STUB_INFLIGHT" --server stub
   run "pipe sails.io.js stub $STUB_INFLIGHT" node "$here/sailsio.js" pipe --url "$URL_stub" --n "$PIPE_N" --inflight "$STUB_INFLIGHT" --server stub
   say "repeat $r/$REPEATS: requests/s served to $RPS_SOCKETS sockets"

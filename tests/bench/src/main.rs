@@ -3,6 +3,9 @@
 //! Server modes (each prints `listening on http://127.0.0.1:PORT` and serves until killed):
 //! - `stub`: the server-stub with the conformance app (what the `sails-io-stub` binary serves by default);
 //! - `echo-server`: a raw tokio-tungstenite WebSocket echo server (the floor).
+//! - `instant-server`: a scripted EIO 3 Socket.IO server on tokio-tungstenite that answers every request
+//!   at once with a fixed JWR (`{"hello":"world"}`), with no routing, session or JSON parsing: the client's
+//!   own cost of a round trip, for comparison with the floor.
 //!
 //! Client modes (each prints one JSON line of figures on stdout; progress goes to stderr):
 //! - `floor --url ws://…`: sequential round trips of a small text frame through the echo server;
@@ -157,6 +160,42 @@ async fn serve_echo() -> Result<(), AnyError> {
             let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
             while let Some(Ok(msg)) = ws.next().await {
                 if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+/// The scripted server of `instant-server`: the EIO 3 open packet and `40`, then `43<id>[jwr]` for every
+/// `42<id>[…]` it reads (the ack id is the digits between `42` and `[`), `3` for every `2`.
+async fn serve_instant() -> Result<(), AnyError> {
+    const OPEN: &str = r#"0{"sid":"instant","upgrades":[],"pingInterval":25000,"pingTimeout":60000}"#;
+    const JWR: &str = r#"[{"body":{"hello":"world"},"headers":{},"statusCode":200}]"#;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    listening(listener.local_addr()?);
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        tokio::spawn(async move {
+            let _ = tcp.set_nodelay(true);
+            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+            if ws.send(Message::text(OPEN)).await.is_err() || ws.send(Message::text("40")).await.is_err() {
+                return;
+            }
+            while let Some(Ok(msg)) = ws.next().await {
+                let Message::Text(text) = msg else { continue };
+                let reply = if text.as_str() == "2" {
+                    "3".to_owned()
+                } else if let Some(rest) = text.strip_prefix("42") {
+                    let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    if id.is_empty() {
+                        continue;
+                    }
+                    format!("43{id}{JWR}")
+                } else {
+                    continue;
+                };
+                if ws.send(Message::text(reply)).await.is_err() {
                     break;
                 }
             }
@@ -560,6 +599,7 @@ fn main() -> Result<(), AnyError> {
         match args.mode.as_str() {
             "stub" => serve_stub().await,
             "echo-server" => serve_echo().await,
+            "instant-server" => serve_instant().await,
             "floor" => floor(&args).await,
             "rt" => round_trip(&args).await,
             "pipe" => pipelined(&args).await,
