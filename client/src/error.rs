@@ -39,9 +39,15 @@ pub enum Error {
     /// The request was refused before it was sent (bad method, url, headers or body).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
-    /// The transport failed (I/O, TLS, DNS, WebSocket).
+    /// The transport failed (I/O such as a refused or reset TCP connection, WebSocket, HTTP).
     #[error("transport error: {0}")]
     Transport(String),
+    /// The server's host name could not be resolved.
+    #[error("DNS lookup failed: {0}")]
+    Dns(String),
+    /// The TLS handshake failed (an untrusted or expired certificate, a name mismatch, no common protocol).
+    #[error("TLS error: {0}")]
+    Tls(String),
     /// The socket was closed for good (the client was dropped or the connection task ended).
     #[error("the socket is closed")]
     Closed,

@@ -162,6 +162,15 @@ async fn refused_tcp_connection_is_a_transport_error() {
 }
 
 #[tokio::test]
+async fn unresolvable_host_is_a_dns_error() {
+    // `.invalid` never resolves (RFC 6761).
+    let err = SailsSocket::connect_to("http://sails-io-test.invalid:1337").await.unwrap_err();
+    assert!(matches!(&err, Error::Dns(m) if m.contains("sails-io-test.invalid")), "{err:?}");
+    let err = SailsSocket::builder("http://sails-io-test.invalid:1337").get_cookie(true).connect().await.unwrap_err();
+    assert!(matches!(err, Error::Dns(_)), "{err:?}");
+}
+
+#[tokio::test]
 async fn connect_timeout_when_the_server_never_connects() {
     let server = serve(|mut ws, _| async move {
         send(&mut ws, OPEN).await; // never sends `40`

@@ -1,10 +1,11 @@
 //! `wss://` through rustls: a WebSocket server with a self-signed certificate for `localhost`, trusted
-//! with `add_root_certificate`, refused (a typed transport error) without it.
+//! with `add_root_certificate`, refused (the typed `Error::Tls`) without it, over the WebSocket and over
+//! the HTTP requests (`/__getcookie`, long-polling).
 
 use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
-use sails_io::{Error, SailsSocket};
+use sails_io::{Error, SailsSocket, Transport};
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;
 use tokio_tungstenite::tungstenite::Message;
@@ -58,9 +59,18 @@ async fn wss_with_a_trusted_private_root() {
 async fn wss_refuses_an_untrusted_certificate() {
     let (url, _) = tls_server().await;
     match SailsSocket::connect_to(&url).await {
-        Err(Error::Transport(message)) => assert!(message.to_lowercase().contains("certificate"), "{message}"),
+        Err(Error::Tls(message)) => assert!(message.to_lowercase().contains("certificate"), "{message}"),
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn https_requests_refuse_an_untrusted_certificate_with_a_tls_error() {
+    let (url, _) = tls_server().await;
+    let getcookie = SailsSocket::builder(&url).get_cookie(true).connect().await;
+    assert!(matches!(&getcookie, Err(Error::Tls(m)) if m.to_lowercase().contains("certificate")), "{getcookie:?}");
+    let polling = SailsSocket::builder(&url).transports(&[Transport::Polling]).connect().await;
+    assert!(matches!(&polling, Err(Error::Tls(m)) if m.to_lowercase().contains("certificate")), "{polling:?}");
 }
 
 #[tokio::test]

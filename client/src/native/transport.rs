@@ -1,6 +1,7 @@
 //! The transports under a [`Connection`](crate::Connection): a WebSocket (tokio-tungstenite) or HTTP
 //! long-polling (reqwest). Both carry the same Engine.IO frames, so the connection cannot tell them apart.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures_util::stream::{SplitSink, SplitStream};
@@ -72,11 +73,12 @@ impl Transport {
     /// Opens the transport the options ask for: optional `/__getcookie`, then the handshake with cookies
     /// and initial headers.
     pub(crate) async fn open(options: Arc<TransportOptions>) -> Result<Transport, Error> {
+        let addrs = resolve(&options.http_url).await?;
         if let Some(path) = &options.getcookie {
-            fetch_cookie(&options, path).await?;
+            fetch_cookie(&options, &addrs, path).await?;
         }
         if options.polling {
-            return Polling::open(&options).await.map(Transport::Polling);
+            return Polling::open(&options, &addrs).await.map(Transport::Polling);
         }
         let mut request = options
             .handshake_url
@@ -92,7 +94,8 @@ impl Transport {
             .max_frame_size(Some(options.max_message_size))
             .read_buffer_size(options.read_buffer_size);
         let connector = options.tls.clone().map(tokio_tungstenite::Connector::Rustls);
-        match tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector).await {
+        let tcp = connect_tcp(&addrs).await?;
+        match tokio_tungstenite::client_async_tls_with_config(request, tcp, Some(config), connector).await {
             Ok((ws, _response)) => {
                 let (sink, stream) = ws.split();
                 Ok(Transport::WebSocket { sink, stream })
@@ -101,7 +104,8 @@ impl Transport {
                 status: response.status().as_u16(),
                 body: response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned(),
             }),
-            Err(e) => Err(Error::Transport(e.to_string())),
+            Err(tungstenite::Error::Tls(e)) => Err(Error::Tls(e.to_string())),
+            Err(e) => Err(classify(&e).unwrap_or_else(|| Error::Transport(e.to_string()))),
         }
     }
 
@@ -174,19 +178,24 @@ fn handshake_headers(options: &TransportOptions) -> Vec<(HeaderName, HeaderValue
     headers
 }
 
+/// The HTTP client of `/__getcookie` and long-polling: the shared cookie jar, the extra roots, and the
+/// addresses [`resolve`] found for the server's host (no second DNS lookup).
 fn http_client(
-    jar: Option<Arc<reqwest::cookie::Jar>>,
-    root_certificates: &[Vec<u8>],
+    options: &TransportOptions,
+    addrs: &[SocketAddr],
     timeout: Option<std::time::Duration>,
 ) -> Result<reqwest::Client, Error> {
     let mut builder = reqwest::Client::builder();
-    if let Some(jar) = jar {
+    if let Some(jar) = options.jar.clone() {
         builder = builder.cookie_provider(jar);
     }
     if let Some(timeout) = timeout {
         builder = builder.timeout(timeout);
     }
-    for der in root_certificates {
+    if let Some(url::Host::Domain(host)) = options.http_url.host() {
+        builder = builder.resolve_to_addrs(host, addrs);
+    }
+    for der in &options.root_certificates {
         let cert = reqwest::Certificate::from_der(der)
             .map_err(|e| Error::InvalidRequest(format!("invalid root certificate: {e}")))?;
         builder = builder.add_root_certificate(cert);
@@ -194,10 +203,62 @@ fn http_client(
     builder.build().map_err(|e| Error::Transport(format!("HTTP client: {e}")))
 }
 
+/// Resolves the server's host once per connection attempt, so that a DNS failure is [`Error::Dns`] and the
+/// WebSocket and HTTP requests that follow use the same addresses.
+async fn resolve(url: &Url) -> Result<Vec<SocketAddr>, Error> {
+    let port = url.port_or_known_default().ok_or_else(|| Error::InvalidRequest(format!("{url}: no port")))?;
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => Ok(vec![SocketAddr::from((ip, port))]),
+        Some(url::Host::Ipv6(ip)) => Ok(vec![SocketAddr::from((ip, port))]),
+        Some(url::Host::Domain(host)) => {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host, port)).await.map_err(|e| Error::Dns(format!("{host}: {e}")))?.collect();
+            if addrs.is_empty() {
+                return Err(Error::Dns(format!("{host}: no address")));
+            }
+            Ok(addrs)
+        }
+        None => Err(Error::InvalidRequest(format!("{url}: no host"))),
+    }
+}
+
+/// A TCP connection to the first of `addrs` that accepts one, with Nagle's algorithm off (one small frame
+/// per request must not wait for the previous one's ACK).
+async fn connect_tcp(addrs: &[SocketAddr]) -> Result<TcpStream, Error> {
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(tcp) => {
+                tcp.set_nodelay(true).map_err(|e| Error::Transport(format!("set TCP_NODELAY: {e}")))?;
+                return Ok(tcp);
+            }
+            Err(e) => last = Some(format!("connect to {addr}: {e}")),
+        }
+    }
+    Err(Error::Transport(last.unwrap_or_else(|| "no address to connect to".into())))
+}
+
+/// The typed error hidden in an error's source chain: a rustls error is [`Error::Tls`]. tokio-rustls and
+/// hyper-rustls wrap it in an `io::Error`, sometimes inside another one, and `io::Error::source` skips the
+/// wrapped error itself, so the wrapped errors are followed with `get_ref`.
+fn classify(error: &(dyn std::error::Error + 'static)) -> Option<Error> {
+    let mut pending = vec![error];
+    while let Some(e) = pending.pop() {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(Error::Tls(tls.to_string()));
+        }
+        if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+            pending.push(inner);
+        }
+        pending.extend(e.source());
+    }
+    None
+}
+
 /// `GET <server><path>` with the shared cookie jar (the builder always has one when `/__getcookie` is
 /// on), so the session cookie it sets goes on the handshake.
-async fn fetch_cookie(options: &TransportOptions, path: &str) -> Result<(), Error> {
-    let client = http_client(options.jar.clone(), &options.root_certificates, Some(options.http_timeout))?;
+async fn fetch_cookie(options: &TransportOptions, addrs: &[SocketAddr], path: &str) -> Result<(), Error> {
+    let client = http_client(options, addrs, Some(options.http_timeout))?;
     let url = options.http_url.join(path).map_err(|e| Error::InvalidRequest(format!("cookie path {path:?}: {e}")))?;
     tracing::debug!(%url, "fetching the session cookie");
     let response = client.get(url).send().await.map_err(|e| http_error(e, "GET /__getcookie"))?;
@@ -221,7 +282,7 @@ fn http_error(e: reqwest::Error, what: &'static str) -> Error {
     if e.is_timeout() {
         Error::Timeout(what)
     } else {
-        Error::Transport(format!("{what}: {e}"))
+        classify(&e).unwrap_or_else(|| Error::Transport(format!("{what}: {e}")))
     }
 }
 
@@ -256,14 +317,14 @@ fn polling_url(options: &TransportOptions) -> Result<String, Error> {
 }
 
 impl Polling {
-    async fn open(options: &TransportOptions) -> Result<Polling, Error> {
+    async fn open(options: &TransportOptions, addrs: &[SocketAddr]) -> Result<Polling, Error> {
         let eio = options.eio;
         let mut headers = HeaderMap::new();
         for (name, value) in handshake_headers(options) {
             headers.append(name, value);
         }
         // The long poll waits up to pingInterval for data: no overall timeout on the requests.
-        let client = http_client(options.jar.clone(), &options.root_certificates, None)?;
+        let client = http_client(options, addrs, None)?;
         let base = polling_url(options)?;
         tracing::debug!(url = %base, "opening long-polling");
         let response = tokio::time::timeout(
