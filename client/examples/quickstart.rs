@@ -32,7 +32,12 @@ async fn main() -> Result<(), sails_io::Error> {
     alice.post("/rooms/lobby/say", &json!({"text": "hi bob"})).await?.error_for_status()?;
     // Model pubsub: bob watches pets (blueprint find subscribes), alice creates one.
     bob.on_json::<ModelEvent>("pet", |event| match event {
-        Ok(e) => println!("bob's handler: pet {} {:?}", e.verb, e.data),
+        Ok(e) => println!(
+            "bob's handler: pet {} id {} name {}",
+            e.verb,
+            e.id.unwrap_or_default(),
+            e.data.unwrap_or_default()["name"]
+        ),
         Err(e) => println!("bob's handler: undecodable pet event: {e}"),
     });
     bob.get("/pet").await?.error_for_status()?;
