@@ -47,7 +47,7 @@
 //! assert_eq!(conn.poll_timeout(), Some(t0 + Duration::from_millis(25000)));
 //! ```
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 
 use serde_json::Value;
@@ -292,8 +292,9 @@ pub struct Connection {
     next_request: u64,
     next_ack: u64,
     queue: VecDeque<(RequestId, Request)>,
-    tracked: HashMap<RequestId, Tracked>,
-    in_flight: HashMap<u64, RequestId>,
+    tracked: SortedMap<RequestId, Tracked>,
+    /// By wire ack id.
+    in_flight: SortedMap<u64, RequestId>,
     deadlines: BTreeSet<(Instant, RequestId)>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -317,8 +318,8 @@ impl Connection {
             next_request: 0,
             next_ack: 0,
             queue: VecDeque::new(),
-            tracked: HashMap::new(),
-            in_flight: HashMap::new(),
+            tracked: SortedMap::default(),
+            in_flight: SortedMap::default(),
             deadlines: BTreeSet::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -641,7 +642,7 @@ impl Connection {
             }
             PacketKind::Ack if self.state == State::Connected => {
                 // Unknown ids (late acks for requests that already ended) are dropped.
-                if let Some(id) = packet.id.and_then(|ack| self.in_flight.remove(&ack)) {
+                if let Some(id) = packet.id.and_then(|ack| self.in_flight.remove(ack)) {
                     let result = Jwr::from_ack(&packet.args());
                     self.finish(id, result);
                 }
@@ -748,17 +749,17 @@ impl Connection {
         let envelope = request.envelope(&self.config.headers);
         self.send_sio(&SioPacket::event(request.method.as_str(), [Payload::Json(envelope)], Some(ack_id)));
         self.in_flight.insert(ack_id, id);
-        if let Some(t) = self.tracked.get_mut(&id) {
+        if let Some(t) = self.tracked.get_mut(id) {
             t.ack_id = Some(ack_id);
         }
     }
 
     /// Ends a request once: removes it from the queue or the ack table, then [`end`](Self::end)s it.
     fn finish(&mut self, id: RequestId, result: Result<Jwr, Error>) {
-        match self.tracked.get(&id).map(|t| t.ack_id) {
+        match self.tracked.get(id).map(|t| t.ack_id) {
             None => return,
             Some(Some(ack)) => {
-                self.in_flight.remove(&ack);
+                self.in_flight.remove(ack);
             }
             Some(None) => self.queue.retain(|(q, _)| *q != id),
         }
@@ -767,7 +768,7 @@ impl Connection {
 
     /// Forgets a request that is already out of the queue and the ack table, and emits its response.
     fn end(&mut self, id: RequestId, result: Result<Jwr, Error>) {
-        if let Some(tracked) = self.tracked.remove(&id) {
+        if let Some(tracked) = self.tracked.remove(id) {
             if let Some(d) = tracked.deadline {
                 self.deadlines.remove(&(d, id));
             }
@@ -803,6 +804,57 @@ impl Connection {
             Ok(frame) => self.transmits.push_back(Transmit::Frame(frame)),
             Err(e) => unreachable!("the connection only builds encodable packets: {e}"),
         }
+    }
+}
+
+/// A map kept sorted by key in a `VecDeque`. Both of the connection's maps are keyed by counters that
+/// only grow (request ids, ack ids), so inserting is a `push_back` and lookups are binary searches; acks
+/// mostly come back in order, so removals are near the front. (Smaller code than a `HashMap` in the wasm
+/// build: no hasher, no hash table.)
+#[derive(Debug)]
+struct SortedMap<K, V>(VecDeque<(K, V)>);
+
+impl<K, V> Default for SortedMap<K, V> {
+    fn default() -> Self {
+        SortedMap(VecDeque::new())
+    }
+}
+
+impl<K: Ord + Copy, V> SortedMap<K, V> {
+    fn find(&self, key: K) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.cmp(&key))
+    }
+
+    fn insert(&mut self, key: K, value: V) {
+        match self.0.back() {
+            Some((last, _)) if *last >= key => match self.find(key) {
+                Ok(i) => self.0[i].1 = value,
+                Err(i) => self.0.insert(i, (key, value)),
+            },
+            _ => self.0.push_back((key, value)),
+        }
+    }
+
+    fn get(&self, key: K) -> Option<&V> {
+        self.find(key).ok().map(|i| &self.0[i].1)
+    }
+
+    fn get_mut(&mut self, key: K) -> Option<&mut V> {
+        let i = self.find(key).ok()?;
+        Some(&mut self.0[i].1)
+    }
+
+    fn remove(&mut self, key: K) -> Option<V> {
+        let i = self.find(key).ok()?;
+        self.0.remove(i).map(|(_, v)| v)
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = (K, V)> + '_ {
+        self.0.drain(..)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
     }
 }
 
