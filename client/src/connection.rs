@@ -47,14 +47,15 @@
 //! assert_eq!(conn.poll_timeout(), Some(t0 + Duration::from_millis(25000)));
 //! ```
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 
-use serde_json::Value;
 use web_time::{Duration, Instant};
 
 use crate::error::{Error, ProtocolError};
 use crate::protocol::engine_io::{self, EioVersion, Frame, OpenPacket, Packet as EioPacket, PacketData, PacketType};
+use crate::protocol::json::{Json, JsonExt};
 use crate::protocol::payload::Payload;
 use crate::protocol::sails::{Jwr, Request};
 use crate::protocol::socket_io::{self, Decoder, Packet as SioPacket, PacketKind};
@@ -105,7 +106,7 @@ pub struct Config {
     /// Headers added to every request that does not set them.
     pub headers: Vec<(String, String)>,
     /// The auth object sent in the EIO 4 CONNECT packet (`40{…}`).
-    pub auth: Option<Value>,
+    pub auth: Option<Json>,
     /// Most attachments accepted in one binary packet.
     pub max_attachments: usize,
     /// Seed of the jitter generator, so reconnect schedules can be replayed in tests.
@@ -622,10 +623,13 @@ impl Connection {
             PacketKind::Connect => self.handle_connect(packet, now),
             PacketKind::ConnectError if self.state == State::Handshaking => {
                 let message = match packet.data.as_ref().and_then(Payload::as_json) {
-                    Some(Value::String(s)) => s.clone(),
-                    Some(v) => {
-                        v.get("message").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| v.to_string())
-                    }
+                    Some(v) => match v.string_value() {
+                        Some(s) => s.into_owned(),
+                        None => v
+                            .member("message")
+                            .and_then(|m| m.string_value().map(Cow::into_owned))
+                            .unwrap_or_else(|| v.to_string()),
+                    },
                     None => String::new(),
                 };
                 self.transmits.push_back(Transmit::Close);
@@ -669,9 +673,8 @@ impl Connection {
                 .data
                 .as_ref()
                 .and_then(Payload::as_json)
-                .and_then(|d| d.get("sid"))
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+                .and_then(|d| d.member("sid"))
+                .and_then(|sid| sid.string_value().map(Cow::into_owned)),
         };
         let Some(sid) = sid else {
             return self.connect_failed(ProtocolError::sio("CONNECT without a sid").into(), true, now);

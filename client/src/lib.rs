@@ -21,9 +21,10 @@ mod error;
 pub mod protocol;
 
 // The one place that decides native vs wasm: the browser build uses the `sails-io-wasm` crate instead.
-#[cfg(not(target_arch = "wasm32"))]
+// The native client works with `serde_json::Value`s, so it needs the `serde_json` feature (the default).
+#[cfg(all(not(target_arch = "wasm32"), feature = "serde_json"))]
 mod native;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "serde_json"))]
 pub use native::{
     CookieJar, EventStream, ListenerId, ModelEvent, SailsSocket, SailsSocketBuilder, ServerEvent, SocketEvent,
     Transport,
