@@ -48,7 +48,7 @@
 //! ```
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 
 use web_time::{Duration, Instant};
@@ -296,7 +296,8 @@ pub struct Connection {
     tracked: SortedMap<RequestId, Tracked>,
     /// By wire ack id.
     in_flight: SortedMap<u64, RequestId>,
-    deadlines: BTreeSet<(Instant, RequestId)>,
+    /// Request deadlines, earliest first.
+    deadlines: SortedMap<(Instant, RequestId), ()>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -321,7 +322,7 @@ impl Connection {
             queue: VecDeque::new(),
             tracked: SortedMap::default(),
             in_flight: SortedMap::default(),
-            deadlines: BTreeSet::new(),
+            deadlines: SortedMap::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -403,7 +404,7 @@ impl Connection {
         self.next_request += 1;
         let deadline = request.timeout.or(self.config.request_timeout).map(|t| now + t);
         if let Some(d) = deadline {
-            self.deadlines.insert((d, id));
+            self.deadlines.insert((d, id), ());
         }
         self.tracked.insert(id, Tracked { deadline, ack_id: None });
         if self.state == State::Connected {
@@ -472,11 +473,11 @@ impl Connection {
 
     /// Processes every deadline up to `now`: heartbeats, the connect timeout, reconnection, requests.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&(deadline, id)) = self.deadlines.first() {
+        while let Some((deadline, id)) = self.deadlines.first_key() {
             if deadline > now {
                 break;
             }
-            self.deadlines.pop_first();
+            self.deadlines.0.pop_front();
             self.finish(id, Err(Error::Timeout("no response before the request timeout")));
         }
         match self.state {
@@ -508,7 +509,7 @@ impl Connection {
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next, if at all.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let request = self.deadlines.first().map(|&(d, _)| d);
+        let request = self.deadlines.first_key().map(|(d, _)| d);
         let state = match self.state {
             State::Opening | State::Handshaking => min_opt(self.connect_deadline, self.heartbeat_deadline()),
             State::Connected => self.heartbeat_deadline(),
@@ -773,7 +774,7 @@ impl Connection {
     fn end(&mut self, id: RequestId, result: Result<Jwr, Error>) {
         if let Some(tracked) = self.tracked.remove(id) {
             if let Some(d) = tracked.deadline {
-                self.deadlines.remove(&(d, id));
+                self.deadlines.remove((d, id));
             }
             self.events.push_back(Event::Response { id, result });
         }
@@ -810,10 +811,10 @@ impl Connection {
     }
 }
 
-/// A map kept sorted by key in a `VecDeque`. Both of the connection's maps are keyed by counters that
-/// only grow (request ids, ack ids), so inserting is a `push_back` and lookups are binary searches; acks
-/// mostly come back in order, so removals are near the front. (Smaller code than a `HashMap` in the wasm
-/// build: no hasher, no hash table.)
+/// A map kept sorted by key in a `VecDeque`. The request and ack tables are keyed by counters that only
+/// grow (request ids, ack ids), so inserting is a `push_back` and lookups are binary searches; acks mostly
+/// come back in order, so removals are near the front. Deadlines (request timeouts) mostly grow too when
+/// requests share a timeout. (Much smaller code than a `HashMap` or a `BTreeSet` in the wasm build.)
 #[derive(Debug)]
 struct SortedMap<K, V>(VecDeque<(K, V)>);
 
@@ -858,6 +859,10 @@ impl<K: Ord + Copy, V> SortedMap<K, V> {
 
     fn len(&self) -> usize {
         self.0.len()
+    }
+
+    fn first_key(&self) -> Option<K> {
+        self.0.front().map(|(k, _)| *k)
     }
 }
 
