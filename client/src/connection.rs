@@ -47,14 +47,15 @@
 //! assert_eq!(conn.poll_timeout(), Some(t0 + Duration::from_millis(25000)));
 //! ```
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::fmt;
 
-use serde_json::Value;
 use web_time::{Duration, Instant};
 
 use crate::error::{Error, ProtocolError};
 use crate::protocol::engine_io::{self, EioVersion, Frame, OpenPacket, Packet as EioPacket, PacketData, PacketType};
+use crate::protocol::json::{Json, JsonExt};
 use crate::protocol::payload::Payload;
 use crate::protocol::sails::{Jwr, Request};
 use crate::protocol::socket_io::{self, Decoder, Packet as SioPacket, PacketKind};
@@ -105,7 +106,7 @@ pub struct Config {
     /// Headers added to every request that does not set them.
     pub headers: Vec<(String, String)>,
     /// The auth object sent in the EIO 4 CONNECT packet (`40{…}`).
-    pub auth: Option<Value>,
+    pub auth: Option<Json>,
     /// Most attachments accepted in one binary packet.
     pub max_attachments: usize,
     /// Seed of the jitter generator, so reconnect schedules can be replayed in tests.
@@ -292,9 +293,11 @@ pub struct Connection {
     next_request: u64,
     next_ack: u64,
     queue: VecDeque<(RequestId, Request)>,
-    tracked: HashMap<RequestId, Tracked>,
-    in_flight: HashMap<u64, RequestId>,
-    deadlines: BTreeSet<(Instant, RequestId)>,
+    tracked: SortedMap<RequestId, Tracked>,
+    /// By wire ack id.
+    in_flight: SortedMap<u64, RequestId>,
+    /// Request deadlines, earliest first.
+    deadlines: SortedMap<(Instant, RequestId), ()>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -317,9 +320,9 @@ impl Connection {
             next_request: 0,
             next_ack: 0,
             queue: VecDeque::new(),
-            tracked: HashMap::new(),
-            in_flight: HashMap::new(),
-            deadlines: BTreeSet::new(),
+            tracked: SortedMap::default(),
+            in_flight: SortedMap::default(),
+            deadlines: SortedMap::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -401,7 +404,7 @@ impl Connection {
         self.next_request += 1;
         let deadline = request.timeout.or(self.config.request_timeout).map(|t| now + t);
         if let Some(d) = deadline {
-            self.deadlines.insert((d, id));
+            self.deadlines.insert((d, id), ());
         }
         self.tracked.insert(id, Tracked { deadline, ack_id: None });
         if self.state == State::Connected {
@@ -470,11 +473,11 @@ impl Connection {
 
     /// Processes every deadline up to `now`: heartbeats, the connect timeout, reconnection, requests.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&(deadline, id)) = self.deadlines.first() {
+        while let Some((deadline, id)) = self.deadlines.first_key() {
             if deadline > now {
                 break;
             }
-            self.deadlines.pop_first();
+            self.deadlines.0.pop_front();
             self.finish(id, Err(Error::Timeout("no response before the request timeout")));
         }
         match self.state {
@@ -506,7 +509,7 @@ impl Connection {
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next, if at all.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let request = self.deadlines.first().map(|&(d, _)| d);
+        let request = self.deadlines.first_key().map(|(d, _)| d);
         let state = match self.state {
             State::Opening | State::Handshaking => min_opt(self.connect_deadline, self.heartbeat_deadline()),
             State::Connected => self.heartbeat_deadline(),
@@ -621,10 +624,13 @@ impl Connection {
             PacketKind::Connect => self.handle_connect(packet, now),
             PacketKind::ConnectError if self.state == State::Handshaking => {
                 let message = match packet.data.as_ref().and_then(Payload::as_json) {
-                    Some(Value::String(s)) => s.clone(),
-                    Some(v) => {
-                        v.get("message").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| v.to_string())
-                    }
+                    Some(v) => match v.string_value() {
+                        Some(s) => s.into_owned(),
+                        None => v
+                            .member("message")
+                            .and_then(|m| m.string_value().map(Cow::into_owned))
+                            .unwrap_or_else(|| v.to_string()),
+                    },
                     None => String::new(),
                 };
                 self.transmits.push_back(Transmit::Close);
@@ -641,7 +647,7 @@ impl Connection {
             }
             PacketKind::Ack if self.state == State::Connected => {
                 // Unknown ids (late acks for requests that already ended) are dropped.
-                if let Some(id) = packet.id.and_then(|ack| self.in_flight.remove(&ack)) {
+                if let Some(id) = packet.id.and_then(|ack| self.in_flight.remove(ack)) {
                     let result = Jwr::from_ack(&packet.args());
                     self.finish(id, result);
                 }
@@ -668,9 +674,8 @@ impl Connection {
                 .data
                 .as_ref()
                 .and_then(Payload::as_json)
-                .and_then(|d| d.get("sid"))
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+                .and_then(|d| d.member("sid"))
+                .and_then(|sid| sid.string_value().map(Cow::into_owned)),
         };
         let Some(sid) = sid else {
             return self.connect_failed(ProtocolError::sio("CONNECT without a sid").into(), true, now);
@@ -748,17 +753,17 @@ impl Connection {
         let envelope = request.envelope(&self.config.headers);
         self.send_sio(&SioPacket::event(request.method.as_str(), [Payload::Json(envelope)], Some(ack_id)));
         self.in_flight.insert(ack_id, id);
-        if let Some(t) = self.tracked.get_mut(&id) {
+        if let Some(t) = self.tracked.get_mut(id) {
             t.ack_id = Some(ack_id);
         }
     }
 
     /// Ends a request once: removes it from the queue or the ack table, then [`end`](Self::end)s it.
     fn finish(&mut self, id: RequestId, result: Result<Jwr, Error>) {
-        match self.tracked.get(&id).map(|t| t.ack_id) {
+        match self.tracked.get(id).map(|t| t.ack_id) {
             None => return,
             Some(Some(ack)) => {
-                self.in_flight.remove(&ack);
+                self.in_flight.remove(ack);
             }
             Some(None) => self.queue.retain(|(q, _)| *q != id),
         }
@@ -767,9 +772,9 @@ impl Connection {
 
     /// Forgets a request that is already out of the queue and the ack table, and emits its response.
     fn end(&mut self, id: RequestId, result: Result<Jwr, Error>) {
-        if let Some(tracked) = self.tracked.remove(&id) {
+        if let Some(tracked) = self.tracked.remove(id) {
             if let Some(d) = tracked.deadline {
-                self.deadlines.remove(&(d, id));
+                self.deadlines.remove((d, id));
             }
             self.events.push_back(Event::Response { id, result });
         }
@@ -803,6 +808,61 @@ impl Connection {
             Ok(frame) => self.transmits.push_back(Transmit::Frame(frame)),
             Err(e) => unreachable!("the connection only builds encodable packets: {e}"),
         }
+    }
+}
+
+/// A map kept sorted by key in a `VecDeque`. The request and ack tables are keyed by counters that only
+/// grow (request ids, ack ids), so inserting is a `push_back` and lookups are binary searches; acks mostly
+/// come back in order, so removals are near the front. Deadlines (request timeouts) mostly grow too when
+/// requests share a timeout. (Much smaller code than a `HashMap` or a `BTreeSet` in the wasm build.)
+#[derive(Debug)]
+struct SortedMap<K, V>(VecDeque<(K, V)>);
+
+impl<K, V> Default for SortedMap<K, V> {
+    fn default() -> Self {
+        SortedMap(VecDeque::new())
+    }
+}
+
+impl<K: Ord + Copy, V> SortedMap<K, V> {
+    fn find(&self, key: K) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.cmp(&key))
+    }
+
+    fn insert(&mut self, key: K, value: V) {
+        match self.0.back() {
+            Some((last, _)) if *last >= key => match self.find(key) {
+                Ok(i) => self.0[i].1 = value,
+                Err(i) => self.0.insert(i, (key, value)),
+            },
+            _ => self.0.push_back((key, value)),
+        }
+    }
+
+    fn get(&self, key: K) -> Option<&V> {
+        self.find(key).ok().map(|i| &self.0[i].1)
+    }
+
+    fn get_mut(&mut self, key: K) -> Option<&mut V> {
+        let i = self.find(key).ok()?;
+        Some(&mut self.0[i].1)
+    }
+
+    fn remove(&mut self, key: K) -> Option<V> {
+        let i = self.find(key).ok()?;
+        self.0.remove(i).map(|(_, v)| v)
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = (K, V)> + '_ {
+        self.0.drain(..)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn first_key(&self) -> Option<K> {
+        self.0.front().map(|(k, _)| *k)
     }
 }
 

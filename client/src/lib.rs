@@ -13,6 +13,11 @@
 //!   frames and time passed in, so it runs the same natively and in the browser;
 //! - [`SailsSocket`] (native targets): the async client, a tokio task driving a `Connection` over
 //!   tokio-tungstenite (rustls for `wss://`), with a cookie jar shared with reqwest.
+//!
+//! Features: `serde_json` (default) makes JSON values [`serde_json::Value`]s ([`Payload`], [`Request::data`],
+//! [`Jwr`] bodies and headers, [`Jwr::json`]) and enables the native client. Without it the core holds
+//! JSON as validated text ([`protocol::json::RawJson`]) and links neither serde nor serde_json: that is
+//! how the WebAssembly package uses it. `cli` builds the `sails-io` command-line tool.
 
 #![warn(missing_docs)]
 
@@ -21,9 +26,10 @@ mod error;
 pub mod protocol;
 
 // The one place that decides native vs wasm: the browser build uses the `sails-io-wasm` crate instead.
-#[cfg(not(target_arch = "wasm32"))]
+// The native client works with `serde_json::Value`s, so it needs the `serde_json` feature (the default).
+#[cfg(all(not(target_arch = "wasm32"), feature = "serde_json"))]
 mod native;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "serde_json"))]
 pub use native::{
     CookieJar, EventStream, ListenerId, ModelEvent, SailsSocket, SailsSocketBuilder, ServerEvent, SocketEvent,
     Transport,

@@ -10,8 +10,8 @@ use gloo_timers::callback::Timeout;
 use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array, JSON};
 use sails_io::connection::{Connection, Event, Transmit};
 use sails_io::protocol::engine_io::Frame;
+use sails_io::protocol::json::{Json, JsonExt};
 use sails_io::{Error, Jwr, Payload};
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
@@ -157,10 +157,10 @@ impl Driver {
 }
 
 fn json_args(args: &str) -> Result<Vec<Payload>, JsError> {
-    match serde_json::from_str::<Value>(args) {
-        Ok(Value::Array(items)) => Ok(items.into_iter().map(Payload::Json).collect()),
-        Ok(_) => Err(JsError::new("arguments must be a JSON array")),
-        Err(e) => Err(JsError::new(&e.to_string())),
+    match Json::parse(args).map(|v| v.items()) {
+        Ok(Some(items)) => Ok(items.into_iter().map(Payload::Json).collect()),
+        Ok(None) => Err(JsError::new("arguments must be a JSON array")),
+        Err(e) => Err(JsError::new(&e)),
     }
 }
 
@@ -328,8 +328,9 @@ fn set(obj: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);
 }
 
-fn json_to_js(v: &Value) -> JsValue {
-    JSON::parse(&v.to_string()).unwrap_or(JsValue::UNDEFINED)
+/// The core's JSON text, parsed by JS (object key order is then exactly sails.io.js's).
+fn json_to_js(v: &Json) -> JsValue {
+    JSON::parse(&v.text()).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// JSON as JS values; binary parts become `ArrayBuffer`s.
@@ -360,7 +361,7 @@ fn result_to_js(result: &Result<Jwr, Error>) -> JsValue {
                     set(&obj, "binary", &JsValue::TRUE);
                 }
             }
-            set(&obj, "headers", &json_to_js(&Value::Object(jwr.headers.clone())));
+            set(&obj, "headers", &json_to_js(&jwr.headers_json()));
             set(&obj, "statusCode", &JsValue::from(jwr.status_code));
             if jwr.is_error() {
                 set(&obj, "error", &JsValue::from_str(&jwr.error_message()));

@@ -1,11 +1,12 @@
 //! Turning what the JS layer hands over (JSON text) into the core's types. Pure Rust, so it is tested on
 //! the host as well as in wasm.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
+use sails_io::protocol::json::{Json, JsonExt};
 use sails_io::protocol::sails::{handshake_url_from_parts, SdkInfo, SDK_PROTOCOL_VERSION};
 use sails_io::{Config, EioVersion, Error, Method, Reconnection, Request};
-use serde_json::{Map, Value};
 
 /// The connection settings of one socket, as the JS layer resolved them from `io.sails` and the
 /// per-socket options (a JSON object; absent or `null` fields keep socket.io-client's defaults):
@@ -19,14 +20,17 @@ use serde_json::{Map, Value};
 ///
 /// Read by hand rather than with a serde derive: the derive's error paths pull float formatting into the
 /// wasm build (~20 KB).
-struct Options(Map<String, Value>);
+struct Options(Json);
 
 impl Options {
-    fn str(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(Value::as_str)
+    fn get(&self, key: &str) -> Option<Json> {
+        self.0.member(key)
+    }
+    fn str(&self, key: &str) -> Option<String> {
+        self.get(key).and_then(|v| v.string_value().map(Cow::into_owned))
     }
     fn num(&self, key: &str) -> Option<f64> {
-        self.0.get(key).and_then(Value::as_f64)
+        self.get(key).and_then(|v| v.as_f64())
     }
 }
 
@@ -44,43 +48,46 @@ fn millis(ms: Option<f64>) -> Option<Duration> {
 }
 
 /// A header value as a string: strings as they are, anything else as its JSON text.
-fn header_value(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+fn header_value(v: &Json) -> String {
+    match v.string_value() {
+        Some(s) => s.into_owned(),
+        None => v.text().into_owned(),
     }
 }
 
-fn headers(map: &Map<String, Value>) -> Vec<(String, String)> {
-    map.iter().map(|(k, v)| (k.clone(), header_value(v))).collect()
+fn headers(entries: Vec<(String, Json)>) -> Vec<(String, String)> {
+    entries.iter().map(|(k, v)| (k.clone(), header_value(v))).collect()
 }
 
 /// Parses the options JSON and builds the configuration and handshake URL.
 pub fn prepare(json: &str) -> Result<Prepared, Error> {
-    let o = match serde_json::from_str(json) {
-        Ok(Value::Object(map)) => Options(map),
+    let o = match Json::parse(json) {
+        Ok(v) if v.is_object() => Options(v),
         _ => return Err(Error::InvalidRequest("the options must be a JSON object".into())),
     };
     let raw_url = o.str("url").filter(|u| !u.is_empty()).ok_or_else(|| {
         Error::InvalidRequest("no `url`: set `io.sails.url` (or pass one to `io.sails.connect(url)`)".into())
     })?;
-    let (scheme, authority, base_path) = split_url(raw_url)?;
-    let eio = match o.0.get("eio") {
-        None | Some(Value::Null) => EioVersion::V3,
+    let (scheme, authority, base_path) = split_url(&raw_url)?;
+    let eio = match o.get("eio") {
+        None => EioVersion::V3,
+        Some(v) if v.is_null() => EioVersion::V3,
         Some(v) if v.as_u64() == Some(3) => EioVersion::V3,
         Some(v) if v.as_u64() == Some(4) => EioVersion::V4,
         Some(v) => return Err(Error::InvalidRequest(format!("unsupported `eio` {v} (use 3 or 4)"))),
     };
     let sdk = SdkInfo {
         version: SDK_PROTOCOL_VERSION.into(),
-        platform: o.str("platform").unwrap_or("browser").into(),
+        platform: o.str("platform").unwrap_or_else(|| "browser".into()),
         language: "javascript".into(),
     };
-    let path = o.str("path").unwrap_or("/socket.io");
-    let url = handshake_url_from_parts(scheme, authority, base_path, path, o.str("query"), &sdk, eio)?;
+    let path = o.str("path");
+    let path = path.as_deref().unwrap_or("/socket.io");
+    let query = o.str("query");
+    let url = handshake_url_from_parts(scheme, authority, base_path, path, query.as_deref(), &sdk, eio)?;
     let defaults = Reconnection::default();
     let reconnection = Reconnection {
-        enabled: o.0.get("reconnection").and_then(Value::as_bool).unwrap_or(false),
+        enabled: o.get("reconnection").and_then(|v| v.as_bool()).unwrap_or(false),
         attempts: o.num("reconnectionAttempts").filter(|n| n.is_finite() && *n >= 0.0).map(|n| n as u32),
         delay: millis(o.num("reconnectionDelay")).unwrap_or(defaults.delay),
         delay_max: millis(o.num("reconnectionDelayMax")).unwrap_or(defaults.delay_max),
@@ -92,7 +99,7 @@ pub fn prepare(json: &str) -> Result<Prepared, Error> {
         reconnection,
         connect_timeout: millis(o.num("timeout")).unwrap_or(config_defaults.connect_timeout),
         request_timeout: millis(o.num("requestTimeout")),
-        headers: o.0.get("headers").and_then(Value::as_object).map(headers).unwrap_or_default(),
+        headers: o.get("headers").and_then(|h| h.entries()).map(headers).unwrap_or_default(),
         rng_seed: o.num("seed").filter(|s| s.is_finite() && *s >= 0.0).map_or(config_defaults.rng_seed, |s| s as u64),
         ..config_defaults
     };
@@ -128,20 +135,17 @@ pub fn request(
     timeout_ms: f64,
 ) -> Result<Request, Error> {
     let method: Method = method.parse()?;
-    let bad = |what: &str, e: serde_json::Error| Error::InvalidRequest(format!("invalid `{what}`: {e}"));
-    // Parsed as a `Value`, not as a `Map`: typed deserialization would link serde's "invalid type" errors
-    // and, with them, float formatting.
-    let header_map = match headers_json {
-        "" => Map::new(),
-        json => match serde_json::from_str(json).map_err(|e| bad("headers", e))? {
-            Value::Object(map) => map,
-            _ => return Err(Error::InvalidRequest("invalid `headers`: expected a JSON object".into())),
-        },
+    let bad = |what: &str, e: String| Error::InvalidRequest(format!("invalid `{what}`: {e}"));
+    let header_entries = match headers_json {
+        "" => Vec::new(),
+        json => Json::parse(json)
+            .map_err(|e| bad("headers", e))?
+            .entries()
+            .ok_or_else(|| Error::InvalidRequest("invalid `headers`: expected a JSON object".into()))?,
     };
-    let data: Value =
-        if data_json.is_empty() { Value::Null } else { serde_json::from_str(data_json).map_err(|e| bad("data", e))? };
+    let data = if data_json.is_empty() { Json::null() } else { Json::parse(data_json).map_err(|e| bad("data", e))? };
     let mut req = Request::new(method, url).data(data);
-    req.headers = headers(&header_map);
+    req.headers = headers(header_entries);
     if let Some(t) = millis(Some(timeout_ms)) {
         req = req.timeout(t);
     }
@@ -163,7 +167,6 @@ pub fn error_kind(e: &Error) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn defaults_are_sails_io_js_defaults() {
@@ -181,10 +184,9 @@ mod tests {
     #[test]
     fn options_map_to_the_core_config() {
         let p = prepare(
-            &json!({"url":"https://h.example/","path":"/io","query":"?a=1","eio":4,"reconnection":true,
+            r#"{"url":"https://h.example/","path":"/io","query":"?a=1","eio":4,"reconnection":true,
                 "reconnectionAttempts":3,"reconnectionDelay":10,"reconnectionDelayMax":20,"randomizationFactor":0,
-                "timeout":500,"requestTimeout":250,"headers":{"x-a":"1","x-n":5}})
-            .to_string(),
+                "timeout":500,"requestTimeout":250,"headers":{"x-a":"1","x-n":5}}"#,
         )
         .unwrap();
         assert!(
@@ -237,10 +239,10 @@ mod tests {
         let r = request("POST", "/echo", r#"{"x-a":"1"}"#, r#"{"n":1}"#, 1500.0).unwrap();
         assert_eq!(r.method, Method::Post);
         assert_eq!(r.headers, vec![("x-a".into(), "1".into())]);
-        assert_eq!(r.data, json!({"n":1}));
+        assert_eq!(r.data.text(), r#"{"n":1}"#);
         assert_eq!(r.timeout, Some(Duration::from_millis(1500)));
         let r = request("get", "/a", "", "", f64::NAN).unwrap();
-        assert_eq!((r.data.clone(), r.timeout), (Value::Null, None));
+        assert_eq!((r.data.is_null(), r.timeout), (true, None));
         assert_eq!(r.envelope(&[]).to_string(), r#"{"method":"get","headers":{},"data":{},"url":"/a"}"#);
         assert!(request("trace", "/a", "", "", -1.0).is_err());
         assert!(request("get", "/a", "", "\"str\"", -1.0).is_err());

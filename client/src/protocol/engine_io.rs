@@ -7,7 +7,10 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+#[cfg(feature = "serde_json")]
 use serde::{Deserialize, Serialize};
+
+use super::json::{Json, JsonExt};
 
 use crate::error::ProtocolError;
 
@@ -146,55 +149,56 @@ pub enum Frame {
 
 /// The server's handshake, the JSON of the `open` packet:
 /// `0{"sid":"…","upgrades":[],"pingInterval":25000,"pingTimeout":60000,"maxPayload":100000000}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde_json", derive(Serialize, Deserialize), serde(rename_all = "camelCase"))]
 pub struct OpenPacket {
     /// The Engine.IO session id.
     pub sid: String,
     /// Transports the client may upgrade to.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde_json", serde(default))]
     pub upgrades: Vec<String>,
     /// Heartbeat interval in milliseconds.
     pub ping_interval: u64,
     /// Heartbeat timeout in milliseconds.
     pub ping_timeout: u64,
     /// Largest payload the server accepts (sent by engine.io 4+; v3 clients ignore it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde_json", serde(default, skip_serializing_if = "Option::is_none"))]
     pub max_payload: Option<u64>,
 }
 
 impl OpenPacket {
     /// Parses the JSON of an open packet.
     ///
-    /// Read from a [`serde_json::Value`] rather than with the serde derive: the derive's error paths
+    /// Read from a [`Json`] value rather than with the serde derive: the derive's error paths
     /// (`invalid type: floating point …`) pull float formatting into the wasm build. The rules are the
     /// derive's: `sid`, `pingInterval` and `pingTimeout` are required, `upgrades` (strings) defaults to
     /// none, `maxPayload` may be absent or null, other fields are ignored.
     pub fn parse(json: &str) -> Result<Self, ProtocolError> {
         let invalid = |what: &str| ProtocolError::eio(format!("invalid open packet: {what}"));
-        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| invalid(&e.to_string()))?;
-        let obj = value.as_object().ok_or_else(|| invalid("expected a JSON object"))?;
-        let uint = |key: &str| match obj.get(key) {
+        let obj = Json::parse(json).map_err(|e| invalid(&e))?;
+        if !obj.is_object() {
+            return Err(invalid("expected a JSON object"));
+        }
+        let uint = |key: &str| match obj.member(key) {
             None => Err(invalid(&format!("missing field `{key}`"))),
             Some(v) => v.as_u64().ok_or_else(|| invalid(&format!("`{key}` is not a non-negative integer"))),
         };
-        let sid = match obj.get("sid") {
-            Some(serde_json::Value::String(sid)) => sid.clone(),
-            Some(_) => return Err(invalid("`sid` is not a string")),
+        let sid = match obj.member("sid") {
+            Some(sid) => sid.string_value().ok_or_else(|| invalid("`sid` is not a string"))?.into_owned(),
             None => return Err(invalid("missing field `sid`")),
         };
-        let upgrades = match obj.get("upgrades") {
+        let upgrades = match obj.member("upgrades") {
             None => Vec::new(),
-            Some(serde_json::Value::Array(items)) => items
-                .iter()
-                .map(|u| u.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
+            Some(list) => list
+                .items()
+                .and_then(|items| {
+                    items.iter().map(|u| u.string_value().map(|u| u.into_owned())).collect::<Option<Vec<_>>>()
+                })
                 .ok_or_else(|| invalid("`upgrades` is not a list of strings"))?,
-            Some(_) => return Err(invalid("`upgrades` is not a list of strings")),
         };
-        let max_payload = match obj.get("maxPayload") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(_) => Some(uint("maxPayload")?),
+        let max_payload = match obj.member("maxPayload") {
+            Some(v) if !v.is_null() => Some(uint("maxPayload")?),
+            _ => None,
         };
         Ok(OpenPacket {
             sid,
@@ -207,7 +211,16 @@ impl OpenPacket {
 
     /// The JSON text of this open packet.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("an OpenPacket always serializes")
+        let mut entries = vec![
+            ("sid".to_owned(), Json::from_string(&self.sid)),
+            ("upgrades".to_owned(), Json::from_items(self.upgrades.iter().map(|u| Json::from_string(u)).collect())),
+            ("pingInterval".to_owned(), Json::from_u64(self.ping_interval)),
+            ("pingTimeout".to_owned(), Json::from_u64(self.ping_timeout)),
+        ];
+        if let Some(max) = self.max_payload {
+            entries.push(("maxPayload".to_owned(), Json::from_u64(max)));
+        }
+        Json::from_entries(entries).text().into_owned()
     }
 }
 
@@ -475,6 +488,7 @@ mod tests {
     }
 
     /// The hand-written parser accepts and rejects what the serde derive does.
+    #[cfg(feature = "serde_json")]
     #[test]
     fn open_packet_parse_matches_the_derive() {
         for json in [

@@ -1,6 +1,6 @@
 //! [`Payload`]: JSON that may hold binary attachments.
 
-use serde_json::{Map, Value};
+use super::json::{Json, JsonExt};
 
 use crate::error::ProtocolError;
 
@@ -12,7 +12,7 @@ use crate::error::ProtocolError;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
     /// Plain JSON (no binary anywhere inside).
-    Json(Value),
+    Json(Json),
     /// Binary data (a Node `Buffer`, a browser `ArrayBuffer`).
     Binary(Vec<u8>),
     /// An array with binary data somewhere inside.
@@ -21,8 +21,8 @@ pub enum Payload {
     Object(Vec<(String, Payload)>),
 }
 
-impl From<Value> for Payload {
-    fn from(v: Value) -> Self {
+impl From<Json> for Payload {
+    fn from(v: Json) -> Self {
         Payload::Json(v)
     }
 }
@@ -35,7 +35,7 @@ impl From<Vec<u8>> for Payload {
 
 impl Payload {
     /// The JSON value, if this payload holds no binary data.
-    pub fn as_json(&self) -> Option<&Value> {
+    pub fn as_json(&self) -> Option<&Json> {
         match self {
             Payload::Json(v) => Some(v),
             _ => None,
@@ -57,78 +57,84 @@ impl Payload {
 
     /// Converts to JSON, writing binary data the way `JSON.stringify` writes a Node `Buffer`:
     /// `{"type":"Buffer","data":[bytes…]}`.
-    pub fn to_json_lossy(&self) -> Value {
+    pub fn to_json_lossy(&self) -> Json {
         match self {
             Payload::Json(v) => v.clone(),
-            Payload::Binary(b) => {
-                let mut m = Map::new();
-                m.insert("type".into(), Value::from("Buffer"));
-                m.insert("data".into(), Value::Array(b.iter().map(|&x| Value::from(x)).collect()));
-                Value::Object(m)
-            }
-            Payload::Array(items) => Value::Array(items.iter().map(Payload::to_json_lossy).collect()),
+            Payload::Binary(b) => Json::from_entries(vec![
+                ("type".into(), Json::from_string("Buffer")),
+                ("data".into(), Json::from_items(b.iter().map(|&x| Json::from_u64(u64::from(x))).collect())),
+            ]),
+            Payload::Array(items) => Json::from_items(items.iter().map(Payload::to_json_lossy).collect()),
             Payload::Object(entries) => {
-                Value::Object(entries.iter().map(|(k, v)| (k.clone(), v.to_json_lossy())).collect())
+                Json::from_entries(entries.iter().map(|(k, v)| (k.clone(), v.to_json_lossy())).collect())
             }
         }
     }
 
     /// Replaces binary parts with placeholders, appending their bytes to `attachments` in order.
-    pub fn deconstruct(&self, attachments: &mut Vec<Vec<u8>>) -> Value {
+    pub fn deconstruct(&self, attachments: &mut Vec<Vec<u8>>) -> Json {
         match self {
             Payload::Json(v) => v.clone(),
             Payload::Binary(b) => {
-                let mut m = Map::new();
-                m.insert("_placeholder".into(), Value::Bool(true));
-                m.insert("num".into(), Value::from(attachments.len()));
+                let placeholder = Json::from_entries(vec![
+                    ("_placeholder".into(), Json::from_bool(true)),
+                    ("num".into(), Json::from_u64(attachments.len() as u64)),
+                ]);
                 attachments.push(b.clone());
-                Value::Object(m)
+                placeholder
             }
-            Payload::Array(items) => Value::Array(items.iter().map(|p| p.deconstruct(attachments)).collect()),
+            Payload::Array(items) => Json::from_items(items.iter().map(|p| p.deconstruct(attachments)).collect()),
             Payload::Object(entries) => {
-                Value::Object(entries.iter().map(|(k, v)| (k.clone(), v.deconstruct(attachments))).collect())
+                Json::from_entries(entries.iter().map(|(k, v)| (k.clone(), v.deconstruct(attachments))).collect())
             }
         }
     }
 
     /// Puts attachments back in place of their placeholders, as socket.io-parser does: a placeholder whose
     /// `num` is not an index into `attachments` is an error.
-    pub fn reconstruct(value: Value, attachments: &[Vec<u8>]) -> Result<Payload, ProtocolError> {
+    pub fn reconstruct(value: Json, attachments: &[Vec<u8>]) -> Result<Payload, ProtocolError> {
         if !contains_placeholder(&value) {
             return Ok(Payload::Json(value));
         }
-        match value {
-            Value::Object(map) => {
-                if map.get("_placeholder") == Some(&Value::Bool(true)) {
-                    let index = map.get("num").and_then(Value::as_u64).and_then(|n| usize::try_from(n).ok());
-                    return match index.and_then(|i| attachments.get(i)) {
-                        Some(bytes) => Ok(Payload::Binary(bytes.clone())),
-                        None => Err(ProtocolError::sio("illegal attachments: placeholder without attachment")),
-                    };
-                }
-                let entries = map
-                    .into_iter()
-                    .map(|(k, v)| Ok((k, Payload::reconstruct(v, attachments)?)))
-                    .collect::<Result<_, ProtocolError>>()?;
-                Ok(Payload::Object(entries))
-            }
-            Value::Array(items) => Ok(Payload::Array(
+        if is_placeholder(&value) {
+            let index = value.member("num").and_then(|n| n.as_u64()).and_then(|n| usize::try_from(n).ok());
+            return match index.and_then(|i| attachments.get(i)) {
+                Some(bytes) => Ok(Payload::Binary(bytes.clone())),
+                None => Err(ProtocolError::sio("illegal attachments: placeholder without attachment")),
+            };
+        }
+        if let Some(entries) = value.entries() {
+            let entries = entries
+                .into_iter()
+                .map(|(k, v)| Ok((k, Payload::reconstruct(v, attachments)?)))
+                .collect::<Result<_, ProtocolError>>()?;
+            return Ok(Payload::Object(entries));
+        }
+        match value.items() {
+            Some(items) => Ok(Payload::Array(
                 items.into_iter().map(|v| Payload::reconstruct(v, attachments)).collect::<Result<_, _>>()?,
             )),
-            other => Ok(Payload::Json(other)),
+            None => Ok(Payload::Json(value)),
         }
     }
 }
 
-fn contains_placeholder(v: &Value) -> bool {
-    match v {
-        Value::Object(m) => m.get("_placeholder") == Some(&Value::Bool(true)) || m.values().any(contains_placeholder),
-        Value::Array(a) => a.iter().any(contains_placeholder),
-        _ => false,
+/// `{"_placeholder":true,…}`
+fn is_placeholder(v: &Json) -> bool {
+    v.member("_placeholder").and_then(|p| p.as_bool()) == Some(true)
+}
+
+fn contains_placeholder(v: &Json) -> bool {
+    if let Some(entries) = v.entries() {
+        is_placeholder(v) || entries.iter().any(|(_, v)| contains_placeholder(v))
+    } else if let Some(items) = v.items() {
+        items.iter().any(contains_placeholder)
+    } else {
+        false
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "serde_json"))]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -1,14 +1,16 @@
 //! The Sails layer: virtual requests, JSON WebSocket Responses (JWR), parse errors and the handshake URL.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+#[cfg(feature = "serde_json")]
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
 use url::Url;
 use web_time::Duration;
 
 use super::engine_io::EioVersion;
+use super::json::{self, Json, JsonExt, JsonMap};
 use super::payload::Payload;
 use crate::error::{Error, ProtocolError};
 
@@ -91,7 +93,7 @@ pub struct Request {
     /// Request headers, in insertion order.
     pub headers: Vec<(String, String)>,
     /// The body/parameters: an object or an array (`{}` when absent).
-    pub data: Value,
+    pub data: Json,
     /// How long to wait for the response before failing with [`Error::Timeout`]; overrides the default.
     pub timeout: Option<Duration>,
 }
@@ -99,7 +101,7 @@ pub struct Request {
 impl Request {
     /// A request with no headers and an empty `{}` body.
     pub fn new(method: Method, url: impl Into<String>) -> Self {
-        Request { method, url: url.into(), headers: Vec::new(), data: Value::Object(Map::new()), timeout: None }
+        Request { method, url: url.into(), headers: Vec::new(), data: Json::from_entries(Vec::new()), timeout: None }
     }
 
     /// Adds a header.
@@ -109,7 +111,7 @@ impl Request {
     }
 
     /// Sets the body (an object or an array; `null` means `{}`).
-    pub fn data(mut self, data: Value) -> Self {
+    pub fn data(mut self, data: Json) -> Self {
         self.data = data;
         self
     }
@@ -122,32 +124,32 @@ impl Request {
 
     /// Checks what sails.io.js checks before sending: the body must be an object or an array.
     pub fn validate(&self) -> Result<(), Error> {
-        match self.data {
-            Value::Object(_) | Value::Array(_) | Value::Null => Ok(()),
-            _ => Err(Error::InvalidRequest(
+        if self.data.is_object() || self.data.is_array() || self.data.is_null() {
+            Ok(())
+        } else {
+            Err(Error::InvalidRequest(
                 "invalid `data`: it should be a dictionary (or an array) with JSON-serializable values".into(),
-            )),
+            ))
         }
     }
 
     /// The wire envelope `{"method","headers","data","url"}` in sails.io.js key order, with `defaults`
     /// added for header names the request does not set (compared case-sensitively, as sails.io.js does).
-    pub fn envelope(&self, defaults: &[(String, String)]) -> Value {
-        let mut headers = Map::new();
-        for (k, v) in &self.headers {
-            headers.insert(k.clone(), Value::String(v.clone()));
-        }
+    pub fn envelope(&self, defaults: &[(String, String)]) -> Json {
+        let mut headers: Vec<(String, Json)> =
+            self.headers.iter().map(|(k, v)| (k.clone(), Json::from_string(v))).collect();
         for (k, v) in defaults {
-            if !headers.contains_key(k) {
-                headers.insert(k.clone(), Value::String(v.clone()));
+            if !headers.iter().any(|(h, _)| h == k) {
+                headers.push((k.clone(), Json::from_string(v)));
             }
         }
-        let mut env = Map::new();
-        env.insert("method".into(), Value::from(self.method.as_str()));
-        env.insert("headers".into(), Value::Object(headers));
-        env.insert("data".into(), if self.data.is_null() { Value::Object(Map::new()) } else { self.data.clone() });
-        env.insert("url".into(), Value::String(self.url.clone()));
-        Value::Object(env)
+        let data = if self.data.is_null() { Json::from_entries(Vec::new()) } else { self.data.clone() };
+        Json::from_entries(vec![
+            ("method".into(), Json::from_string(self.method.as_str())),
+            ("headers".into(), Json::from_entries(headers)),
+            ("data".into(), data),
+            ("url".into(), Json::from_string(&self.url)),
+        ])
     }
 }
 
@@ -157,7 +159,7 @@ pub struct Jwr {
     /// The body; `None` when the server sent none (e.g. a 204). Binary bodies are [`Payload::Binary`].
     pub body: Option<Payload>,
     /// Response headers as sent (values are usually strings).
-    pub headers: Map<String, Value>,
+    pub headers: JsonMap,
     /// The HTTP status code (200 when the server omits it).
     pub status_code: u16,
 }
@@ -170,11 +172,11 @@ impl Jwr {
     pub fn from_ack(args: &[Payload]) -> Result<Jwr, Error> {
         let first = args.first().ok_or_else(|| ProtocolError::InvalidResponse("ack without arguments".into()))?;
         let entries: Vec<(String, Payload)> = match first {
-            Payload::Json(Value::Object(map)) => {
-                if map.get("code").and_then(Value::as_str) == Some(PARSE_ERROR_CODE) {
-                    return Err(Error::Server(ParseError::from_value(&Value::Object(map.clone()))));
+            Payload::Json(v) if v.is_object() => {
+                if ParseError::matches(v) {
+                    return Err(Error::Server(ParseError::from_value(v)));
                 }
-                map.iter().map(|(k, v)| (k.clone(), Payload::Json(v.clone()))).collect()
+                v.entries().unwrap_or_default().into_iter().map(|(k, v)| (k, Payload::Json(v))).collect()
             }
             Payload::Object(entries) => entries.clone(),
             other => {
@@ -185,18 +187,18 @@ impl Jwr {
                 .into())
             }
         };
-        let mut jwr = Jwr { body: None, headers: Map::new(), status_code: 200 };
+        let mut jwr = Jwr { body: None, headers: json::empty_map(), status_code: 200 };
         for (key, value) in entries {
             match key.as_str() {
                 "body" => jwr.body = Some(value),
                 "headers" => {
-                    if let Payload::Json(Value::Object(h)) = value {
+                    if let Some(h) = value.as_json().cloned().and_then(json::into_map) {
                         jwr.headers = h;
                     }
                 }
                 "statusCode" => {
                     jwr.status_code =
-                        value.as_json().and_then(Value::as_u64).and_then(|n| u16::try_from(n).ok()).ok_or_else(
+                        value.as_json().and_then(|n| n.as_u64()).and_then(|n| u16::try_from(n).ok()).ok_or_else(
                             || ProtocolError::InvalidResponse(format!("invalid statusCode {}", value.to_json_lossy())),
                         )?;
                 }
@@ -212,7 +214,7 @@ impl Jwr {
     }
 
     /// The body as JSON, if it is JSON.
-    pub fn body_json(&self) -> Option<&Value> {
+    pub fn body_json(&self) -> Option<&Json> {
         self.body.as_ref().and_then(Payload::as_json)
     }
 
@@ -222,14 +224,29 @@ impl Jwr {
     }
 
     /// A header by name, compared case-insensitively, if its value is a string.
+    #[cfg(feature = "serde_json")]
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.as_str())
     }
 
+    /// A header by name, compared case-insensitively, if its value is a string.
+    #[cfg(not(feature = "serde_json"))]
+    pub fn header(&self, name: &str) -> Option<String> {
+        let entries = self.headers.entries()?;
+        let (_, v) = entries.into_iter().find(|(k, _)| k.eq_ignore_ascii_case(name))?;
+        v.string_value().map(Cow::into_owned)
+    }
+
+    /// The headers as one JSON object.
+    pub fn headers_json(&self) -> Json {
+        json::map_to_json(&self.headers)
+    }
+
     /// Deserializes the JSON body (a missing body reads as `null`).
+    #[cfg(feature = "serde_json")]
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
         let body = match &self.body {
-            None => Value::Null,
+            None => Json::Null,
             Some(Payload::Json(v)) => v.clone(),
             Some(other) => other.to_json_lossy(),
         };
@@ -252,21 +269,21 @@ impl Jwr {
         }
         let body = match &self.body {
             None => "undefined".to_owned(),
-            Some(b) => serde_json::to_string_pretty(&b.to_json_lossy()).unwrap_or_default(),
+            Some(b) => b.to_json_lossy().pretty(),
         };
         format!("Server responded with a {} status code:\n```\n{}\n```", self.status_code, body)
     }
 
     /// The JWR as sails.io.js's `toPOJO()` writes it: `{"body":…,"headers":{…},"statusCode":N}`, without
     /// `body` when there is none.
-    pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
+    pub fn to_json(&self) -> Json {
+        let mut m = Vec::with_capacity(3);
         if let Some(body) = &self.body {
-            m.insert("body".into(), body.to_json_lossy());
+            m.push(("body".into(), body.to_json_lossy()));
         }
-        m.insert("headers".into(), Value::Object(self.headers.clone()));
-        m.insert("statusCode".into(), Value::from(self.status_code));
-        Value::Object(m)
+        m.push(("headers".into(), self.headers_json()));
+        m.push(("statusCode".into(), Json::from_u64(u64::from(self.status_code))));
+        Json::from_entries(m)
     }
 }
 
@@ -286,19 +303,19 @@ pub struct ParseError {
 
 impl ParseError {
     /// Reads the fields of the error object (missing fields stay empty).
-    pub fn from_value(v: &Value) -> Self {
-        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    pub fn from_value(v: &Json) -> Self {
+        let s = |k: &str| v.member(k).and_then(|s| s.string_value().map(Cow::into_owned));
         ParseError {
             details: s("details").unwrap_or_default(),
             message: s("message").unwrap_or_default(),
-            status: v.get("status").and_then(Value::as_u64).and_then(|n| u16::try_from(n).ok()),
+            status: v.member("status").and_then(|n| n.as_u64()).and_then(|n| u16::try_from(n).ok()),
             stack: s("stack"),
         }
     }
 
     /// True if `v` is the Sails parse-error object.
-    pub fn matches(v: &Value) -> bool {
-        v.get("code").and_then(Value::as_str) == Some(PARSE_ERROR_CODE)
+    pub fn matches(v: &Json) -> bool {
+        v.member("code").is_some_and(|c| c.string_value().is_some_and(|c| c == PARSE_ERROR_CODE))
     }
 }
 
@@ -427,7 +444,7 @@ fn handshake_query(user_query: Option<&str>, sdk: &SdkInfo, eio: EioVersion) -> 
     query
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "serde_json"))]
 mod tests {
     use super::*;
     use serde_json::json;

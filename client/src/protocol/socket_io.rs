@@ -7,8 +7,9 @@
 //! [`Packet`] has five logical kinds: whether an EVENT or ACK goes out as its BINARY_ form follows
 //! from its data, so callers never pick the wire type by hand.
 
-use serde_json::Value;
+use std::borrow::Cow;
 
+use super::json::{Json, JsonExt};
 use super::payload::Payload;
 use crate::error::ProtocolError;
 
@@ -53,7 +54,7 @@ pub struct Packet {
 impl Packet {
     /// An event on `/` with the given name and arguments.
     pub fn event(name: &str, args: impl IntoIterator<Item = Payload>, id: Option<u64>) -> Self {
-        let mut items = vec![Payload::Json(Value::from(name))];
+        let mut items = vec![Payload::Json(Json::from_string(name))];
         items.extend(args);
         Packet { kind: PacketKind::Event, nsp: "/".into(), id, data: Some(array_payload(items)) }
     }
@@ -69,7 +70,7 @@ impl Packet {
     }
 
     /// A CONNECT for `/`, with an optional auth/handshake object.
-    pub fn connect(data: Option<Value>) -> Self {
+    pub fn connect(data: Option<Json>) -> Self {
         Packet { kind: PacketKind::Connect, nsp: "/".into(), id: None, data: data.map(Payload::Json) }
     }
 
@@ -83,9 +84,21 @@ impl Packet {
         if self.kind != PacketKind::Event {
             return None;
         }
-        match self.items()?.first()? {
-            Payload::Json(Value::String(s)) => Some(s.clone()),
-            Payload::Json(Value::Number(n)) => Some(n.to_string()),
+        match self.data.as_ref()? {
+            Payload::Json(v) => {
+                let first = v.first_item()?;
+                match first.string_value() {
+                    Some(s) => Some(s.into_owned()),
+                    None => first.is_number().then(|| first.text().into_owned()),
+                }
+            }
+            Payload::Array(items) => match items.first()? {
+                Payload::Json(first) => match first.string_value() {
+                    Some(s) => Some(s.into_owned()),
+                    None => first.is_number().then(|| first.text().into_owned()),
+                },
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -93,7 +106,7 @@ impl Packet {
     /// The elements of an array payload (events and acks).
     pub fn items(&self) -> Option<Vec<Payload>> {
         match self.data.as_ref()? {
-            Payload::Json(Value::Array(a)) => Some(a.iter().cloned().map(Payload::Json).collect()),
+            Payload::Json(v) => Some(v.items()?.into_iter().map(Payload::Json).collect()),
             Payload::Array(a) => Some(a.clone()),
             _ => None,
         }
@@ -113,7 +126,7 @@ fn array_payload(items: Vec<Payload>) -> Payload {
     if items.iter().any(Payload::has_binary) {
         Payload::Array(items)
     } else {
-        Payload::Json(Value::Array(
+        Payload::Json(Json::from_items(
             items
                 .into_iter()
                 .map(|p| match p {
@@ -162,7 +175,7 @@ pub fn encode(packet: &Packet) -> Encoded {
         text.push_str(&id.to_string());
     }
     if let Some(json) = json {
-        text.push_str(&json.to_string());
+        text.push_str(&json.text());
     }
     Encoded { text, attachments }
 }
@@ -173,7 +186,7 @@ struct Pending {
     kind: PacketKind,
     nsp: String,
     id: Option<u64>,
-    json: Option<Value>,
+    json: Option<Json>,
     expected: usize,
     received: Vec<Vec<u8>>,
 }
@@ -257,7 +270,7 @@ struct Header {
     attachments: Option<usize>,
     nsp: String,
     id: Option<u64>,
-    json: Option<Value>,
+    json: Option<Json>,
 }
 
 fn parse_header(text: &str, max_attachments: usize) -> Result<Header, ProtocolError> {
@@ -311,7 +324,7 @@ fn parse_header(text: &str, max_attachments: usize) -> Result<Header, ProtocolEr
         i = digits_end;
     }
     let json = if i < text.len() {
-        let value: Value = serde_json::from_str(&text[i..]).map_err(|e| ProtocolError::Json(e.to_string()))?;
+        let value = Json::parse(&text[i..]).map_err(ProtocolError::Json)?;
         if !payload_is_valid(kind, &value) {
             return Err(ProtocolError::sio(format!("invalid payload for {kind:?}")));
         }
@@ -326,21 +339,21 @@ fn parse_header(text: &str, max_attachments: usize) -> Result<Header, ProtocolEr
 }
 
 /// socket.io-parser's `isPayloadValid`.
-fn payload_is_valid(kind: PacketKind, v: &Value) -> bool {
+fn payload_is_valid(kind: PacketKind, v: &Json) -> bool {
     match kind {
         PacketKind::Connect => v.is_object(),
         PacketKind::Disconnect => false,
         PacketKind::ConnectError => v.is_string() || v.is_object(),
-        PacketKind::Event => match v.as_array().and_then(|a| a.first()) {
-            Some(Value::Number(_)) => true,
-            Some(Value::String(s)) => !RESERVED_EVENTS.contains(&s.as_str()),
-            _ => false,
+        PacketKind::Event => match v.first_item() {
+            Some(first) if first.is_number() => true,
+            Some(first) => first.string_value().is_some_and(|s: Cow<'_, str>| !RESERVED_EVENTS.contains(&&*s)),
+            None => false,
         },
         PacketKind::Ack => v.is_array(),
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "serde_json"))]
 mod tests {
     use super::*;
     use serde_json::json;
