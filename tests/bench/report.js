@@ -54,6 +54,9 @@ function table(head, rows) {
   p();
 }
 var targets = [];
+function serverLabel(server) {
+  return { stub: 'server-stub', sails: 'real Sails 1.5', instant: 'scripted instant server' }[server] || server;
+}
 
 // ---- 1. sequential round trip ---------------------------------------------------------------
 var floor = group('rt', 'raw-ws');
@@ -102,6 +105,7 @@ var pipeRows = [];
 function inflightOf(rows, k) { return rows.filter(function (r) { return r.inflight === k; }); }
 var mainInflight = Math.max.apply(null, vals(group('pipe'), 'inflight').concat([0])) || 500;
 var pipeKinds = [['stub', mainInflight], ['sails', mainInflight]];
+if (group('pipe', 'rust', 'instant').length) { pipeKinds.push(['instant', mainInflight]); }
 vals(group('pipe', 'rust', 'stub'), 'inflight').forEach(function (k) {
   if (k !== mainInflight && !pipeKinds.some(function (x) { return x[0] === 'stub' && x[1] === k; })) { pipeKinds.push(['stub', k]); }
 });
@@ -113,7 +117,7 @@ pipeKinds.forEach(function (kind) {
   ['rust', 'sails.io.js'].forEach(function (client) {
     var g = pipeGroup(client, server, k);
     if (!g.length) { return; }
-    pipeRows.push([client === 'rust' ? 'sails-io (native, ours)' : 'sails.io.js 1.2.1 (node)', (server === 'stub' ? 'server-stub' : 'real Sails 1.5') + ', ' + k + ' in flight',
+    pipeRows.push([client === 'rust' ? 'sails-io (native, ours)' : 'sails.io.js 1.2.1 (node)', serverLabel(server) + ', ' + k + ' in flight',
       spread(g, 'rps'), spread(g, 'p50_us', 1e-3, 1), spread(g, 'p99_us', 1e-3, 1), fmt(vals(g, 'lost').reduce(function (a, b) { return a + b; }, 0), 0) + ' / ' + fmt(vals(g, 'n').reduce(function (a, b) { return a + b; }, 0) + vals(g, 'lost').reduce(function (a, b) { return a + b; }, 0), 0),
       client === 'sails.io.js' ? '1.00×' : rx(ratio(med(g, 'rps'), js))]);
   });
@@ -123,7 +127,7 @@ p('req/s = responses / time from the first request to the last response; a respo
 p();
 pipeKinds.forEach(function (kind) {
   var r = ratio(med(pipeGroup('rust', kind[0], kind[1]), 'rps'), med(pipeGroup('sails.io.js', kind[0], kind[1]), 'rps'));
-  targets.push(['2. pipelined throughput at least 3× sails.io.js (' + (kind[0] === 'stub' ? 'server-stub' : 'real Sails') + ', ' + kind[1] + ' in flight)', rx(r), verdict(isFinite(r) ? r >= 3 : undefined)]);
+  targets.push(['2. pipelined throughput at least 3× sails.io.js (' + serverLabel(kind[0]) + ', ' + kind[1] + ' in flight)', rx(r), verdict(isFinite(r) ? r >= 3 : undefined)]);
 });
 
 // ---- 3. many sockets ----------------------------------------------------------------------

@@ -9,7 +9,8 @@
 #      sails-io-wasm package in node (if wasm/pkg is built), against the real Sails app and the server-stub,
 #      plus a raw tokio-tungstenite echo as the floor, and the native client against a scripted server that
 #      answers at once (the client's own share of a round trip);
-#   2. pipelined throughput, 500 requests in flight on one socket: native vs sails.io.js;
+#   2. pipelined throughput, 500 requests in flight on one socket: native vs sails.io.js (stub, real Sails,
+#      and the instant server);
 #   3. SOCKETS concurrent sockets in one native client process against the stub: connect time, RSS delta;
 #   4. stub vs real Sails: SOCKETS sockets, one broadcast to all (time until the last has it), and
 #      requests/s served to 100 sockets;
@@ -151,6 +152,9 @@ for r in $(seq 1 "$REPEATS"); do
     run "pipe rust $server" "$bench" pipe --url "$url" --n "$PIPE_N" --inflight "$INFLIGHT" --server "$server"
     run "pipe sails.io.js $server" node "$here/sailsio.js" pipe --url "$url" --n "$PIPE_N" --inflight "$INFLIGHT" --server "$server"
   done
+  # The same against the scripted instant server: what each client can do when the server costs nothing.
+  run "pipe rust instant" "$bench" pipe --url "$URL_instant" --n "$PIPE_N" --inflight "$INFLIGHT" --server instant
+  run "pipe sails.io.js instant" node "$here/sailsio.js" pipe --url "$URL_instant" --n "$PIPE_N" --inflight "$INFLIGHT" --server instant
   # A second, smaller window on the stub (latency with fewer requests queued).
   run "pipe rust stub $STUB_INFLIGHT" "$bench" pipe --url "$URL_stub" --n "$PIPE_N" --inflight "$STUB_INFLIGHT" --server stub
   run "pipe sails.io.js stub $STUB_INFLIGHT" node "$here/sailsio.js" pipe --url "$URL_stub" --n "$PIPE_N" --inflight "$STUB_INFLIGHT" --server stub

@@ -182,25 +182,37 @@ async fn serve_instant() -> Result<(), AnyError> {
             if ws.send(Message::text(OPEN)).await.is_err() || ws.send(Message::text("40")).await.is_err() {
                 return;
             }
-            while let Some(Ok(msg)) = ws.next().await {
-                let Message::Text(text) = msg else { continue };
-                let reply = if text.as_str() == "2" {
-                    "3".to_owned()
-                } else if let Some(rest) = text.strip_prefix("42") {
-                    let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                    if id.is_empty() {
-                        continue;
+            // Answers everything already received, then flushes once: the server must not be what limits a
+            // pipelining client.
+            while let Some(Ok(first)) = ws.next().await {
+                let mut next = Some(first);
+                while let Some(msg) = next.take() {
+                    if let Some(reply) = instant_reply(&msg, JWR) {
+                        if ws.feed(Message::text(reply)).await.is_err() {
+                            return;
+                        }
                     }
-                    format!("43{id}{JWR}")
-                } else {
-                    continue;
-                };
-                if ws.send(Message::text(reply)).await.is_err() {
-                    break;
+                    if let Some(Some(Ok(more))) = futures_util::FutureExt::now_or_never(ws.next()) {
+                        next = Some(more);
+                    }
+                }
+                if ws.flush().await.is_err() {
+                    return;
                 }
             }
         });
     }
+}
+
+/// The instant server's answer to one message: `3` to a ping, the JWR to a request with an ack id.
+fn instant_reply(msg: &Message, jwr: &str) -> Option<String> {
+    let Message::Text(text) = msg else { return None };
+    if text.as_str() == "2" {
+        return Some("3".to_owned());
+    }
+    let rest = text.strip_prefix("42")?;
+    let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    (!id.is_empty()).then(|| format!("43{id}{jwr}"))
 }
 
 /// Sequential round trips through the raw echo server: the floor for one request on one socket.
