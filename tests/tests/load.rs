@@ -43,6 +43,25 @@ fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// `POST /load {id}` for each id, `window` of them in flight at a time; each answer with its id.
+async fn post_load_ids(
+    socket: &SailsSocket,
+    ids: impl Iterator<Item = String>,
+    window: usize,
+) -> Vec<(String, Result<sails_io::Jwr, Error>)> {
+    futures_util::stream::iter(ids)
+        .map(|id| {
+            let socket = socket.clone();
+            async move {
+                let r = socket.post("/load", &json!({ "id": id })).await;
+                (id, r)
+            }
+        })
+        .buffer_unordered(window)
+        .collect()
+        .await
+}
+
 fn echoed_id(jwr: &sails_io::Jwr) -> Option<String> {
     jwr.body_json().and_then(|b| b["id"].as_str()).map(str::to_owned)
 }
@@ -64,18 +83,7 @@ async fn many_sockets_many_requests_every_response_matched_once() {
         let eio = if s % 2 == 0 { EioVersion::V3 } else { EioVersion::V4 };
         tasks.push(tokio::spawn(async move {
             let socket = SailsSocket::builder(&url).protocol(eio).connect().await.expect("connects");
-            let ids: Vec<String> = (0..requests).map(|r| format!("s{s}-r{r}")).collect();
-            let answers: Vec<(String, Result<sails_io::Jwr, Error>)> = futures_util::stream::iter(ids)
-                .map(|id| {
-                    let socket = socket.clone();
-                    async move {
-                        let r = socket.post("/load", &json!({ "id": id })).await;
-                        (id, r)
-                    }
-                })
-                .buffer_unordered(window)
-                .collect()
-                .await;
+            let answers = post_load_ids(&socket, (0..requests).map(|r| format!("s{s}-r{r}")), window).await;
             socket.disconnect().await.unwrap();
             answers
         }));
@@ -108,18 +116,7 @@ async fn five_hundred_in_flight_on_one_socket_all_answered() {
         sails_io_stub::Builder::new().host("127.0.0.1").port(0).app(load_app(seen.clone())).start().await.unwrap();
     for eio in [EioVersion::V3, EioVersion::V4] {
         let socket = SailsSocket::builder(server.url()).protocol(eio).connect().await.expect("connects");
-        let answers: Vec<(String, Result<sails_io::Jwr, Error>)> =
-            futures_util::stream::iter((0..REQUESTS).map(|r| format!("{eio:?}-r{r}")))
-                .map(|id| {
-                    let socket = socket.clone();
-                    async move {
-                        let r = socket.post("/load", &json!({ "id": id })).await;
-                        (id, r)
-                    }
-                })
-                .buffer_unordered(IN_FLIGHT)
-                .collect()
-                .await;
+        let answers = post_load_ids(&socket, (0..REQUESTS).map(|r| format!("{eio:?}-r{r}")), IN_FLIGHT).await;
         for (id, r) in &answers {
             let jwr = r.as_ref().unwrap_or_else(|e| panic!("{id}: {e:?}"));
             assert_eq!(echoed_id(jwr).as_deref(), Some(id.as_str()), "the response of {id} is its own");

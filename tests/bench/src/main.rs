@@ -150,21 +150,38 @@ async fn serve_stub() -> Result<(), AnyError> {
     Ok(())
 }
 
-async fn serve_echo() -> Result<(), AnyError> {
+type ServerWs = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// Accepts WebSocket connections on a free loopback port (printing `listening on …`) and serves each with
+/// `serve` on its own task.
+async fn serve_ws<F, Fut>(serve: F) -> Result<(), AnyError>
+where
+    F: Fn(ServerWs) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     listening(listener.local_addr()?);
     loop {
         let (tcp, _) = listener.accept().await?;
+        let serve = serve.clone();
         tokio::spawn(async move {
             let _ = tcp.set_nodelay(true);
-            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
-            while let Some(Ok(msg)) = ws.next().await {
-                if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
-                    break;
-                }
+            if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
+                serve(ws).await;
             }
         });
     }
+}
+
+async fn serve_echo() -> Result<(), AnyError> {
+    serve_ws(|mut ws| async move {
+        while let Some(Ok(msg)) = ws.next().await {
+            if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
+                break;
+            }
+        }
+    })
+    .await
 }
 
 /// The scripted server of `instant-server`: the EIO 3 open packet and `40`, then `43<id>[jwr]` for every
@@ -172,36 +189,30 @@ async fn serve_echo() -> Result<(), AnyError> {
 async fn serve_instant() -> Result<(), AnyError> {
     const OPEN: &str = r#"0{"sid":"instant","upgrades":[],"pingInterval":25000,"pingTimeout":60000}"#;
     const JWR: &str = r#"[{"body":{"hello":"world"},"headers":{},"statusCode":200}]"#;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    listening(listener.local_addr()?);
-    loop {
-        let (tcp, _) = listener.accept().await?;
-        tokio::spawn(async move {
-            let _ = tcp.set_nodelay(true);
-            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
-            if ws.send(Message::text(OPEN)).await.is_err() || ws.send(Message::text("40")).await.is_err() {
+    serve_ws(|mut ws| async move {
+        if ws.send(Message::text(OPEN)).await.is_err() || ws.send(Message::text("40")).await.is_err() {
+            return;
+        }
+        // Answers everything already received, then flushes once: the server must not be what limits a
+        // pipelining client.
+        while let Some(Ok(first)) = ws.next().await {
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                if let Some(reply) = instant_reply(&msg, JWR) {
+                    if ws.feed(Message::text(reply)).await.is_err() {
+                        return;
+                    }
+                }
+                if let Some(Some(Ok(more))) = futures_util::FutureExt::now_or_never(ws.next()) {
+                    next = Some(more);
+                }
+            }
+            if ws.flush().await.is_err() {
                 return;
             }
-            // Answers everything already received, then flushes once: the server must not be what limits a
-            // pipelining client.
-            while let Some(Ok(first)) = ws.next().await {
-                let mut next = Some(first);
-                while let Some(msg) = next.take() {
-                    if let Some(reply) = instant_reply(&msg, JWR) {
-                        if ws.feed(Message::text(reply)).await.is_err() {
-                            return;
-                        }
-                    }
-                    if let Some(Some(Ok(more))) = futures_util::FutureExt::now_or_never(ws.next()) {
-                        next = Some(more);
-                    }
-                }
-                if ws.flush().await.is_err() {
-                    return;
-                }
-            }
-        });
-    }
+        }
+    })
+    .await
 }
 
 /// The instant server's answer to one message: `3` to a ping, the JWR to a request with an ack id.
