@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 use web_time::Instant;
 
@@ -16,6 +17,10 @@ use crate::error::Error;
 use crate::protocol::engine_io::Frame;
 use crate::protocol::payload::Payload;
 use crate::protocol::sails::{Jwr, Request};
+
+/// At most this many already-waiting inputs are taken per wake-up before writing (see
+/// [`Driver::take_ready_inputs`]).
+const MAX_READY_INPUTS: usize = 256;
 
 /// What the handles ask of the driver.
 #[derive(Debug)]
@@ -89,10 +94,33 @@ impl Driver {
                 }
                 () = sleep_until(deadline), if deadline.is_some() => self.conn.handle_timeout(Instant::now()),
             }
+            self.take_ready_inputs();
         }
         tracing::debug!("last handle dropped: closing the socket");
         self.conn.close();
         self.flush().await;
+    }
+
+    /// Takes the commands and frames that are already waiting, without blocking, so that one write and
+    /// one flush carry many requests when the user pipelines them and many responses are processed per
+    /// wake-up. Bounded, so that timers and a busy peer cannot starve each other.
+    fn take_ready_inputs(&mut self) {
+        for _ in 0..MAX_READY_INPUTS {
+            let mut progressed = false;
+            if let Ok(command) = self.commands.try_recv() {
+                self.handle_command(command);
+                progressed = true;
+            }
+            // Both futures are cancel-safe (a stream's next() and an mpsc recv()), so polling once and
+            // dropping a pending one loses nothing.
+            if let Some(incoming) = self.transport.as_mut().and_then(|t| t.next().now_or_never()) {
+                self.handle_incoming(incoming);
+                progressed = true;
+            }
+            if !progressed {
+                break;
+            }
+        }
     }
 
     fn handle_command(&mut self, command: Command) {
