@@ -109,6 +109,11 @@ fn latency_json(mut samples: Vec<f64>, elapsed: Duration) -> Value {
 fn emit(mode: &str, client: &str, args: &Args, mut figures: Value) {
     let obj = figures.as_object_mut().expect("an object");
     obj.insert("bench".into(), json!(mode));
+    // The native client on a current-thread runtime is reported as its own client, `rust-ct`.
+    let client = match (client, std::env::var("RUNTIME").as_deref()) {
+        ("rust", Ok("current-thread")) => "rust-ct",
+        _ => client,
+    };
     obj.insert("client".into(), json!(client));
     obj.insert("server".into(), json!(args.str("server", "?")));
     println!("{figures}");
@@ -617,7 +622,12 @@ async fn rps(args: &Args) -> Result<(), AnyError> {
 
 fn main() -> Result<(), AnyError> {
     let args = Args::parse()?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // RUNTIME=current-thread runs the clients on one thread: no cross-thread wake-ups between the caller's
+    // task and the socket's driver task.
+    let rt = match std::env::var("RUNTIME").as_deref() {
+        Ok("current-thread") => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+        _ => tokio::runtime::Builder::new_multi_thread().enable_all().build()?,
+    };
     rt.block_on(async {
         match args.mode.as_str() {
             "stub" => serve_stub().await,
