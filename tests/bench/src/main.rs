@@ -19,6 +19,8 @@
 //! - `rps --url … --sockets 100 --secs 5`: requests/s served to 100 sockets issuing sequential requests.
 //!
 //! Common flags: `--server NAME` (a label copied into the output), `--eio 3|4` (default 3).
+//! Environment: `RUNTIME=current-thread` runs everything on a current-thread tokio runtime instead of the
+//! multi-thread one; the native client's lines then say `"client":"rust-ct"`.
 //! Nothing here fails on a time: figures are printed, errors are counted and reported.
 
 use std::collections::HashMap;
