@@ -57,7 +57,9 @@ test('io.socket connects after the current tick; each factory call is a fresh io
   const response = call(io.socket, 'get', '/hello');
   await sleep(0);
   assert.strictEqual(io.socket.mightBeAboutToAutoConnect(), false);
-  assert.strictEqual(io.socket.isConnecting(), true);
+  // The connection has started; on loopback it may even be up already when this timer runs (the
+  // auto-connect timer and this one can fire in different turns of the event loop).
+  assert.ok(io.socket.isConnecting() || io.socket.isConnected(), 'connecting or connected after the tick');
   await connected;
   assert.deepStrictEqual((await response)[0], { hello: 'world' });
   assert.strictEqual(io.socket.isConnected(), true);
