@@ -112,10 +112,7 @@ fn emit(mode: &str, client: &str, args: &Args, mut figures: Value) {
     let obj = figures.as_object_mut().expect("an object");
     obj.insert("bench".into(), json!(mode));
     // The native client on a current-thread runtime is reported as its own client, `rust-ct`.
-    let client = match (client, std::env::var("RUNTIME").as_deref()) {
-        ("rust", Ok("current-thread")) => "rust-ct",
-        _ => client,
-    };
+    let client = if client == "rust" && current_thread_runtime() { "rust-ct" } else { client };
     obj.insert("client".into(), json!(client));
     obj.insert("server".into(), json!(args.str("server", "?")));
     println!("{figures}");
@@ -622,13 +619,18 @@ async fn rps(args: &Args) -> Result<(), AnyError> {
     Ok(())
 }
 
+/// `RUNTIME=current-thread`: run on one thread, so there are no cross-thread wake-ups between the
+/// caller's task and the socket's driver task.
+fn current_thread_runtime() -> bool {
+    std::env::var("RUNTIME").as_deref() == Ok("current-thread")
+}
+
 fn main() -> Result<(), AnyError> {
     let args = Args::parse()?;
-    // RUNTIME=current-thread runs the clients on one thread: no cross-thread wake-ups between the caller's
-    // task and the socket's driver task.
-    let rt = match std::env::var("RUNTIME").as_deref() {
-        Ok("current-thread") => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
-        _ => tokio::runtime::Builder::new_multi_thread().enable_all().build()?,
+    let rt = if current_thread_runtime() {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()?
     };
     rt.block_on(async {
         match args.mode.as_str() {
