@@ -27,16 +27,19 @@ pub mod session;
 pub mod sockets;
 pub mod vreq;
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::Request;
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Router};
+use axum::Router;
+use futures_util::future::BoxFuture;
 use futures_util::FutureExt as _;
 use socketioxide::handler::ConnectHandler as _;
 use socketioxide::{SocketIo, TransportType};
@@ -60,11 +63,40 @@ async fn getcookie() -> Response {
     Res::new().set("Content-Type", "application/javascript").send("_sailsIoJSConnect();")
 }
 
-/// Turn a panicking action into a 500, like an uncaught error in a Sails action.
-async fn catch_panic(req: Request, next: Next) -> Response {
-    match AssertUnwindSafe(next.run(req)).catch_unwind().await {
-        Ok(res) => res,
-        Err(_) => ServerError("The action panicked".into()).into_response(),
+/// The layers every request goes through before the app's routes, HTTP and virtual alike, as one
+/// service: the `Sockets` extension, the session middleware, a panicking action turned into a 500 (like
+/// an uncaught error in a Sails action), then [`sails_routing`]. One service instead of a stack of
+/// `from_fn` layers: each layer on a `Router` boxes and clones its inner service and boxes its future on
+/// every request.
+#[derive(Clone)]
+struct Stack {
+    routes: Router,
+    store: SessionStore,
+    sockets: Sockets,
+}
+
+impl tower::Service<Request> for Stack {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        req.extensions_mut().insert(self.sockets.clone());
+        let Stack { routes, store, .. } = self.clone();
+        Box::pin(async move {
+            let res = session::with_session(&store, req, |req| async move {
+                match AssertUnwindSafe(sails_routing(req, routes)).catch_unwind().await {
+                    Ok(res) => res,
+                    Err(_) => ServerError("The action panicked".into()).into_response(),
+                }
+            })
+            .await;
+            Ok(res)
+        })
     }
 }
 
@@ -72,7 +104,7 @@ async fn catch_panic(req: Request, next: Next) -> Response {
 /// unmatched method falls through to `404 Not Found`, and `OPTIONS` on any path without an `OPTIONS`
 /// handler (known route or not: Sails' catch-all routes match every path) gets the automatic `200` with
 /// `Allow` listing the CRUD verbs.
-async fn sails_routing(mut req: Request, next: Next) -> Response {
+async fn sails_routing(mut req: Request, mut routes: Router) -> Response {
     if req.extensions().get::<res::VirtualUrl>().is_none() {
         let original = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
         req.extensions_mut().insert(res::VirtualUrl(original));
@@ -91,7 +123,10 @@ async fn sails_routing(mut req: Request, next: Next) -> Response {
     }
     let is_options = req.method() == http::Method::OPTIONS;
     let is_socket = req.extensions().get::<SocketRequest>().is_some();
-    let mut res = next.run(req).await;
+    let mut res = match tower::Service::call(&mut routes, req).await {
+        Ok(res) => res,
+        Err(never) => match never {},
+    };
     let unrouted = res.status() == http::StatusCode::METHOD_NOT_ALLOWED || res.extensions().get::<Unrouted>().is_some();
     if is_options && unrouted {
         return res::auto_options(is_socket);
@@ -261,12 +296,7 @@ impl Builder {
         let sockets = Sockets::new(io.clone());
 
         let routes = self.app.unwrap_or_default().route("/__getcookie", get(getcookie)).fallback(unrouted);
-        let app = Router::new()
-            .fallback_service(routes)
-            .layer(middleware::from_fn(sails_routing))
-            .layer(middleware::from_fn(catch_panic))
-            .layer(middleware::from_fn_with_state(store.clone(), session::middleware))
-            .layer(Extension(sockets.clone()));
+        let app = Router::new().fallback_service(Stack { routes, store: store.clone(), sockets: sockets.clone() });
         let _ = router_cell.set(app.clone());
         let gate = gate::Gate { engine_path: config.engine_path(), config: config.clone() };
         let http = app.layer(layer).layer(middleware::from_fn_with_state(gate, gate::verify));

@@ -7,10 +7,10 @@
 //! no session at all (`req.session` is undefined in Sails) and no cookie.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::Response;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -35,6 +35,9 @@ const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'(')
     .remove(b')');
 
+/// Length of an unpadded base64 HMAC-SHA256 (32 bytes).
+const SIG_LEN: usize = 43;
+
 /// In-memory session store plus the signing secret.
 #[derive(Clone)]
 pub struct SessionStore {
@@ -42,9 +45,17 @@ pub struct SessionStore {
 }
 
 struct StoreInner {
-    secret: Vec<u8>,
+    /// The HMAC keyed with the secret, cloned for each signature (the key schedule is computed once).
+    mac: Hmac<Sha256>,
     sessions: Mutex<HashMap<String, Map<String, Value>>>,
+    /// `Cookie` header values already checked by [`SessionStore::sid_from_cookie_header`], with their
+    /// result. The result depends only on the header text and the secret, so an entry never goes stale;
+    /// the map is emptied when it reaches [`VERIFIED_CAP`] entries.
+    verified: Mutex<HashMap<String, Option<String>>>,
 }
+
+/// Most `Cookie` header values [`SessionStore::sid_from_cookie_header`] remembers at once.
+const VERIFIED_CAP: usize = 4096;
 
 impl std::fmt::Debug for SessionStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -56,29 +67,43 @@ impl SessionStore {
     /// A store signing with `secret`.
     pub fn new(secret: &str) -> Self {
         SessionStore {
-            inner: Arc::new(StoreInner { secret: secret.as_bytes().to_vec(), sessions: Mutex::new(HashMap::new()) }),
+            inner: Arc::new(StoreInner {
+                mac: Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("hmac takes any key"),
+                sessions: Mutex::new(HashMap::new()),
+                verified: Mutex::new(HashMap::new()),
+            }),
         }
     }
 
     /// cookie-signature `sign`: `<val>.<base64 hmac without padding>`.
     pub fn sign(&self, val: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.inner.secret).expect("hmac takes any key");
+        let mut out = String::with_capacity(val.len() + 1 + SIG_LEN);
+        out.push_str(val);
+        out.push('.');
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode_string(self.mac(val), &mut out);
+        out
+    }
+
+    /// The raw HMAC-SHA256 of `val` under the secret.
+    fn mac(&self, val: &str) -> [u8; 32] {
+        let mut mac = self.inner.mac.clone();
         mac.update(val.as_bytes());
-        let sig = base64::engine::general_purpose::STANDARD_NO_PAD.encode(mac.finalize().into_bytes());
-        format!("{val}.{sig}")
+        mac.finalize().into_bytes().into()
     }
 
     /// cookie-signature `unsign`: the value if the signature matches.
     pub fn unsign(&self, signed: &str) -> Option<String> {
-        let (val, _) = signed.rsplit_once('.')?;
-        let expected = self.sign(val);
-        // constant-time enough for a test server: compare full strings via HMAC check
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.inner.secret).expect("hmac takes any key");
-        mac.update(expected.as_bytes());
-        let a = mac.finalize().into_bytes();
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.inner.secret).expect("hmac takes any key");
-        mac.update(signed.as_bytes());
-        (mac.verify_slice(&a).is_ok()).then(|| val.to_owned())
+        let (val, sig) = signed.rsplit_once('.')?;
+        // `signed == sign(val)` exactly when `sig` is the unpadded base64 text of the MAC; comparing the
+        // text (not decoded bytes) rejects the non-canonical spellings cookie-signature rejects too.
+        let mut expected = [0u8; SIG_LEN];
+        let n = base64::engine::general_purpose::STANDARD_NO_PAD
+            .encode_slice(self.mac(val), &mut expected)
+            .expect("a 32-byte MAC is 43 base64 characters");
+        let expected = &expected[..n];
+        // Constant time over the signature text, like cookie-signature's comparison of digests.
+        let same = sig.len() == expected.len() && sig.bytes().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        same.then(|| val.to_owned())
     }
 
     /// The cookie pair `sails.sid=s%3A<id>.<sig>` for a session id.
@@ -100,7 +125,24 @@ impl SessionStore {
     }
 
     /// The session id carried by a `Cookie` header, if its `sails.sid` is present and correctly signed.
+    ///
+    /// Results are remembered per header value (a client sends the same `Cookie` with every request), so
+    /// the signature of a given cookie is checked once.
     pub fn sid_from_cookie_header(&self, cookie: &str) -> Option<String> {
+        if let Some(hit) = self.inner.verified.lock().ok().and_then(|m| m.get(cookie).cloned()) {
+            return hit;
+        }
+        let sid = self.check_cookie_header(cookie);
+        if let Ok(mut m) = self.inner.verified.lock() {
+            if m.len() >= VERIFIED_CAP {
+                m.clear();
+            }
+            m.insert(cookie.to_owned(), sid.clone());
+        }
+        sid
+    }
+
+    fn check_cookie_header(&self, cookie: &str) -> Option<String> {
         let raw = cookie.split(';').find_map(|pair| {
             let (k, v) = pair.split_once('=')?;
             (k.trim() == COOKIE_NAME).then(|| v.trim().trim_matches('"'))
@@ -118,7 +160,12 @@ impl SessionStore {
     /// Store the data of a session.
     pub fn save(&self, id: &str, data: Map<String, Value>) {
         if let Ok(mut map) = self.inner.sessions.lock() {
-            map.insert(id.to_owned(), data);
+            match map.get_mut(id) {
+                Some(slot) => *slot = data,
+                None => {
+                    map.insert(id.to_owned(), data);
+                }
+            }
         }
     }
 }
@@ -160,11 +207,15 @@ impl Session {
     }
 }
 
-/// The session middleware, run for HTTP and virtual requests alike.
-pub(crate) async fn middleware(State(store): State<SessionStore>, mut req: Request, next: Next) -> Response {
+/// The session middleware, run for HTTP and virtual requests alike: `run` is the rest of the stack.
+pub(crate) async fn with_session<F, Fut>(store: &SessionStore, mut req: Request, run: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     // `nosession`: Sails skips `loadSession`, so `req.session` is `undefined` (NOTES.md 4).
     if req.headers().contains_key("nosession") {
-        return next.run(req).await;
+        return run(req).await;
     }
     let existing = req
         .headers()
@@ -177,12 +228,13 @@ pub(crate) async fn middleware(State(store): State<SessionStore>, mut req: Reque
         Some((id, data)) => (id, data, false),
         None => (new_session_id(), Map::new(), true),
     };
-    let session = Session { data: Arc::new(Mutex::new(data)), id: Some(id.clone()) };
+    let session = Session { data: Arc::new(Mutex::new(data)), id: Some(id) };
     req.extensions_mut().insert(session.clone());
-    let mut res = next.run(req).await;
-    store.save(&id, session.snapshot());
+    let mut res = run(req).await;
+    let id = session.id.as_deref().unwrap_or_default();
+    store.save(id, session.snapshot());
     if is_new {
-        if let Ok(v) = HeaderValue::from_str(&store.set_cookie(&id)) {
+        if let Ok(v) = HeaderValue::from_str(&store.set_cookie(id)) {
             res.headers_mut().append(header::SET_COOKIE, v);
         }
     }
@@ -206,6 +258,43 @@ mod tests {
         assert_eq!(store.sid_from_cookie_header(&header).as_deref(), Some("abc"));
         let other = SessionStore::new("other");
         assert_eq!(other.sid_from_cookie_header(&header), None);
+    }
+
+    #[test]
+    fn unsign_rejects_any_other_signature_text() {
+        let store = SessionStore::new("tobiiscool");
+        let good = "hello.DGDUkGlIkCzPz+C0B064FNgHdEjox7ch8tOBGslZ5QI";
+        assert_eq!(store.unsign(good).as_deref(), Some("hello"));
+        // Same 32 bytes, non-canonical last character (its unused low bits set), padded, truncated, longer.
+        for bad in [
+            "hello.DGDUkGlIkCzPz+C0B064FNgHdEjox7ch8tOBGslZ5QJ",
+            "hello.DGDUkGlIkCzPz+C0B064FNgHdEjox7ch8tOBGslZ5QI=",
+            "hello.DGDUkGlIkCzPz+C0B064FNgHdEjox7ch8tOBGslZ5Q",
+            "hello.DGDUkGlIkCzPz+C0B064FNgHdEjox7ch8tOBGslZ5QIA",
+            "hellO.DGDUkGlIkCzPz+C0B064FNgHdEjox7ch8tOBGslZ5QI",
+            "hello",
+        ] {
+            assert_eq!(store.unsign(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn remembered_cookie_checks_give_the_same_answers() {
+        let store = SessionStore::new("secret");
+        let good = store.cookie_pair("abc");
+        let bad = good.replace("abc", "abd");
+        for _ in 0..3 {
+            assert_eq!(store.sid_from_cookie_header(&good).as_deref(), Some("abc"));
+            assert_eq!(store.sid_from_cookie_header(&bad), None);
+        }
+        // Past the cap the memory is emptied and answers stay the same.
+        for i in 0..VERIFIED_CAP + 10 {
+            let pair = store.cookie_pair(&format!("id{i}"));
+            assert_eq!(store.sid_from_cookie_header(&pair), Some(format!("id{i}")));
+        }
+        assert!(store.inner.verified.lock().unwrap().len() <= VERIFIED_CAP);
+        assert_eq!(store.sid_from_cookie_header(&good).as_deref(), Some("abc"));
+        assert_eq!(store.sid_from_cookie_header(&bad), None);
     }
 
     #[test]
