@@ -44,10 +44,13 @@ pub(crate) struct Ctx {
 pub(crate) struct SocketCtx(Arc<SocketCtxInner>);
 
 struct SocketCtxInner {
-    cookie: Mutex<Option<String>>,
+    /// The handshake `Cookie`, or the first `Set-Cookie` a response gave a socket that had none.
+    cookie: Mutex<Option<HeaderValue>>,
     nosession_header: bool,
     origin: Option<HeaderValue>,
     sdk_version: String,
+    /// [`sdk_version_ok`] of `sdk_version`, decided once at the handshake.
+    sdk_version_ok: bool,
 }
 
 /// The raw arguments of a socket.io event, before any deserialisation: the JSON array text (event name
@@ -134,13 +137,14 @@ pub fn parse_error(details: &str) -> Value {
 
 /// Convert an axum response into the JWR the Sails virtual `res` would produce.
 pub async fn response_to_jwr(res: Response, config: &Config) -> (Jwr, Vec<String>) {
-    let (parts, body) = res.into_parts();
+    let (mut parts, body) = res.into_parts();
     let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-    let explicit = parts.extensions.get::<ExplicitHeaders>().cloned().unwrap_or_default();
+    let explicit = parts.extensions.remove::<ExplicitHeaders>().unwrap_or_default();
     let set_cookies: Vec<String> =
         parts.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok().map(str::to_owned)).collect();
-    let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let explicit_lower: Vec<String> = explicit.0.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
+    let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    // Header names in a `HeaderMap` are lower case.
+    let is_explicit = |lower: &str| explicit.0.iter().any(|(k, _)| k.eq_ignore_ascii_case(lower));
 
     let mut headers = Map::new();
     for (k, v) in &explicit.0 {
@@ -152,7 +156,7 @@ pub async fn response_to_jwr(res: Response, config: &Config) -> (Jwr, Vec<String
     }
     for (name, v) in &parts.headers {
         let n = name.as_str();
-        if matches!(n, "content-type" | "content-length" | "set-cookie") || explicit_lower.iter().any(|e| e == n) {
+        if matches!(n, "content-type" | "content-length" | "set-cookie") || is_explicit(n) {
             continue;
         }
         if let Ok(v) = v.to_str() {
@@ -176,7 +180,7 @@ pub async fn response_to_jwr(res: Response, config: &Config) -> (Jwr, Vec<String
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::String(_)) => {
                 // `res.json('str')`: the virtual res double-encodes and reports the content type.
-                if !explicit_lower.iter().any(|e| e == "content-type") {
+                if !is_explicit("content-type") {
                     headers.insert("content-type".into(), "application/json".into());
                 }
                 Some(JwrBody::Json(Value::String(String::from_utf8_lossy(&bytes).into_owned())))
@@ -217,6 +221,8 @@ pub(crate) async fn setup_socket(s: SocketRef, State(ctx): State<Ctx>) -> Result
         let id = ctx.store.create();
         cookie = Some(ctx.store.cookie_pair(&id));
     }
+    // A copy, so the socket does not keep the handshake's read buffer alive.
+    let cookie = cookie.and_then(|c| HeaderValue::from_str(&c).ok());
     let sdk_version = header("__sails_io_sdk_version")
         .filter(|v| !v.is_empty())
         .or_else(|| query_get(&pairs, "__sails_io_sdk_version").map(str::to_owned))
@@ -226,6 +232,7 @@ pub(crate) async fn setup_socket(s: SocketRef, State(ctx): State<Ctx>) -> Result
         cookie: Mutex::new(cookie),
         nosession_header,
         origin: parts.headers.get(header::ORIGIN).cloned(),
+        sdk_version_ok: sdk_version_ok(&sdk_version) == Ok(true),
         sdk_version,
     })));
     for verb in VERBS {
@@ -274,11 +281,15 @@ fn fill_placeholders(v: &mut Value, bins: &[Bytes]) {
 
 /// `_.extend({}, x)` for one source: objects copy, strings spread into indexed characters, arrays into
 /// indices, anything else adds nothing.
-fn spread_into(out: &mut Map<String, Value>, v: &Value) {
+fn spread_into(out: &mut Map<String, Value>, v: Value) {
     match v {
         Value::Object(o) => {
+            if out.is_empty() {
+                *out = o;
+                return;
+            }
             for (k, x) in o {
-                out.insert(k.clone(), x.clone());
+                out.insert(k, x);
             }
         }
         Value::String(s) => {
@@ -287,8 +298,8 @@ fn spread_into(out: &mut Map<String, Value>, v: &Value) {
             }
         }
         Value::Array(a) => {
-            for (i, x) in a.iter().enumerate() {
-                out.insert(i.to_string(), x.clone());
+            for (i, x) in a.into_iter().enumerate() {
+                out.insert(i.to_string(), x);
             }
         }
         _ => {}
@@ -365,17 +376,17 @@ async fn on_verb(s: SocketRef, State(ctx): State<Ctx>, ev: RawEvent, ack: AckSen
         Value::String(v) => v,
         _ => return,
     };
-    let mut args: Vec<Arg> = arr
+    // The listener's arguments: the JSON ones with their attachments filled in, then the ack function.
+    // Only the first two are read; filling placeholders never changes whether the second is truthy.
+    let mut args = arr
         .into_iter()
         .map(|mut v| {
-            fill_placeholders(&mut v, &ev.bins);
+            if !ev.bins.is_empty() {
+                fill_placeholders(&mut v, &ev.bins);
+            }
             Arg::Json(v)
         })
-        .collect();
-    if ev.ack_id.is_some() {
-        args.push(Arg::AckFn);
-    }
-    let mut args = args.into_iter();
+        .chain(ev.ack_id.map(|_| Arg::AckFn));
     let msg = args.next();
     let cb = args.next();
     // `options.socketIOClientCallback && !_.isFunction(...)`
@@ -399,27 +410,24 @@ async fn on_verb(s: SocketRef, State(ctx): State<Ctx>, ev: RawEvent, ack: AckSen
         }
         Some(Arg::Json(v)) => v,
     };
-    let url_val = msg.get("url").cloned().unwrap_or(Value::Null);
-    if !truthy(&url_val) {
+    let url_val = msg.get("url").unwrap_or(&Value::Null);
+    if !truthy(url_val) {
         let details = format!("No url provided in request: {}", format_s(&msg));
         return respond_with_parse_error(&s, ack, &details).await;
     }
-    let Value::String(url) = url_val else {
-        let details = format!("Invalid url provided: {}", format_s(&url_val));
+    if !url_val.is_string() {
+        let details = format!("Invalid url provided: {}", format_s(url_val));
         return respond_with_parse_error(&s, ack, &details).await;
     };
-    match sdk_version_ok(&sctx.0.sdk_version) {
-        Ok(true) => {}
-        Ok(false) | Err(()) => {
-            let details = format!(
-                "This version of Sails is not compatible with the socket.io/sails.io.js client SDK version you are using ({}). Please see https://sailsjs.com/documentation/upgrading/to-v-0-11 for more information-- then please continue upgrading all the way to the installed version of Sails.",
-                sctx.0.sdk_version
-            );
-            return respond_with_parse_error(&s, ack, &details).await;
-        }
+    if !sctx.0.sdk_version_ok {
+        let details = format!(
+            "This version of Sails is not compatible with the socket.io/sails.io.js client SDK version you are using ({}). Please see https://sailsjs.com/documentation/upgrading/to-v-0-11 for more information-- then please continue upgrading all the way to the installed version of Sails.",
+            sctx.0.sdk_version
+        );
+        return respond_with_parse_error(&s, ack, &details).await;
     }
 
-    let res = match build_request(&s, &sctx, &verb, &url, &msg) {
+    let res = match build_request(&s, &sctx, &verb, msg) {
         Some(req) => {
             let Some(router) = ctx.router.get().cloned() else {
                 return;
@@ -437,7 +445,7 @@ async fn on_verb(s: SocketRef, State(ctx): State<Ctx>, ev: RawEvent, ack: AckSen
     if let Some(first) = set_cookies.first() {
         if let Ok(mut c) = sctx.0.cookie.lock() {
             if c.is_none() {
-                *c = Some(first.clone());
+                *c = HeaderValue::from_str(first).ok();
             }
         }
     }
@@ -448,21 +456,31 @@ async fn on_verb(s: SocketRef, State(ctx): State<Ctx>, ev: RawEvent, ack: AckSen
     }
 }
 
-fn build_request(s: &SocketRef, sctx: &SocketCtx, verb: &str, url: &str, msg: &Value) -> Option<Request<Body>> {
-    let uri = parse_uri(url)?;
+/// The `http::Request` of a validated request message (`msg.url` is a string).
+fn build_request(s: &SocketRef, sctx: &SocketCtx, verb: &str, msg: Value) -> Option<Request<Body>> {
+    let Value::Object(mut msg) = msg else {
+        return None;
+    };
+    let Some(Value::String(url)) = msg.remove("url") else {
+        return None;
+    };
+    let uri = parse_uri(&url)?;
     let is_head = verb == "head";
-    let method = if is_head {
-        http::Method::GET
-    } else {
-        http::Method::from_bytes(verb.to_ascii_uppercase().as_bytes()).ok()?
+    let method = match verb {
+        "get" | "head" => http::Method::GET,
+        "post" => http::Method::POST,
+        "put" => http::Method::PUT,
+        "delete" => http::Method::DELETE,
+        "patch" => http::Method::PATCH,
+        "options" => http::Method::OPTIONS,
+        _ => http::Method::from_bytes(verb.to_ascii_uppercase().as_bytes()).ok()?,
     };
     let mut req = Request::builder().method(method).uri(uri).body(Body::empty()).ok()?;
     let h = req.headers_mut();
     if let Some(Value::Object(given)) = msg.get("headers") {
         for (k, v) in given {
-            let (Ok(name), Some(text)) =
-                (HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()), header_value_text(v))
-            else {
+            // `HeaderName::from_bytes` lower-cases the name.
+            let (Ok(name), Some(text)) = (HeaderName::from_bytes(k.as_bytes()), header_value_text(v)) else {
                 continue;
             };
             if let Ok(val) = HeaderValue::from_str(&text) {
@@ -472,9 +490,7 @@ fn build_request(s: &SocketRef, sctx: &SocketCtx, verb: &str, url: &str, msg: &V
     }
     // `_.defaults({cookie: handshake cookie, nosession: …}, msg.headers)`: handshake values win.
     if let Some(cookie) = sctx.0.cookie.lock().ok().and_then(|c| c.clone()) {
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            h.insert(header::COOKIE, v);
-        }
+        h.insert(header::COOKIE, cookie);
     }
     if sctx.0.nosession_header {
         h.insert("nosession", HeaderValue::from_static("true"));
@@ -484,23 +500,23 @@ fn build_request(s: &SocketRef, sctx: &SocketCtx, verb: &str, url: &str, msg: &V
     if let Some(o) = &sctx.0.origin {
         h.insert(header::ORIGIN, o.clone());
     }
-    let data = msg.get("data").cloned().unwrap_or(Value::Null);
+    let data = msg.remove("data").unwrap_or(Value::Null);
     let body = if data.is_array() {
         data
     } else {
         let mut out = Map::new();
-        if let Some(p) = msg.get("params").filter(|p| truthy(p)) {
+        if let Some(p) = msg.remove("params").filter(truthy) {
             spread_into(&mut out, p);
         }
         if truthy(&data) {
-            spread_into(&mut out, &data);
+            spread_into(&mut out, data);
         }
         Value::Object(out)
     };
     let ext = req.extensions_mut();
     ext.insert(SocketRequest { socket: s.clone() });
     ext.insert(VirtualBody(body));
-    ext.insert(VirtualUrl(url.to_owned()));
+    ext.insert(VirtualUrl(url));
     if is_head {
         ext.insert(VirtualHead);
     }
