@@ -559,7 +559,7 @@ impl Connection {
         match packet.kind {
             PacketType::Open => self.handle_open(packet, now),
             _ if self.state == State::Opening => {
-                let e = ProtocolError::eio(format!("expected the open packet, got {:?}", packet.kind));
+                let e = ProtocolError::eio(format!("expected the open packet, got {}", packet.kind.name()));
                 self.connect_failed(e.into(), true, now);
             }
             PacketType::Close => self.lose_transport(DisconnectReason::TransportClose, true, now),
@@ -653,7 +653,7 @@ impl Connection {
                 }
             }
             kind => {
-                let e = ProtocolError::Unexpected(format!("{kind:?} packet while {}", self.state.name()));
+                let e = ProtocolError::Unexpected(format!("{} packet while {}", kind.name(), self.state.name()));
                 if self.state == State::Connected {
                     self.lose_transport(DisconnectReason::ProtocolError(e), true, now);
                 } else {

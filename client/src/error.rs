@@ -64,7 +64,7 @@ pub enum ProtocolError {
     #[error("socket.io: {0}")]
     SocketIo(String),
     /// An ack id was not a valid integer or was larger than 2^53 - 1 (the largest id a JavaScript peer can hold).
-    #[error("invalid ack id {0:?}")]
+    #[error("invalid ack id {}", crate::protocol::json::quoted(.0))]
     InvalidAckId(String),
     /// A binary packet announced a number of attachments outside 1..=max.
     #[error("invalid attachment count {count} (allowed 1..={max})")]

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use sails_io::protocol::json::{Json, JsonExt};
+use sails_io::protocol::json::{quoted, Json, JsonExt};
 use sails_io::protocol::sails::{handshake_url_from_parts, SdkInfo, SDK_PROTOCOL_VERSION};
 use sails_io::{Config, EioVersion, Error, Method, Reconnection, Request};
 
@@ -110,7 +110,8 @@ pub fn prepare(json: &str) -> Result<Prepared, Error> {
 /// full parser is not used: its IDNA tables would be most of the wasm build; non-ASCII hosts are left to
 /// the WebSocket implementation, which converts them.)
 pub fn split_url(url: &str) -> Result<(&str, &str, &str), Error> {
-    let invalid = || Error::InvalidRequest(format!("invalid url {url:?} (expected e.g. http://localhost:1337)"));
+    let invalid =
+        || Error::InvalidRequest(format!("invalid url {} (expected e.g. http://localhost:1337)", quoted(url)));
     let (scheme, rest) = url.trim().split_once("://").ok_or_else(invalid)?;
     if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) {
         return Err(invalid());

@@ -10,7 +10,7 @@ use base64::Engine as _;
 #[cfg(feature = "serde_json")]
 use serde::{Deserialize, Serialize};
 
-use super::json::{Json, JsonExt};
+use super::json::{first_char, quoted, Json, JsonExt};
 
 use crate::error::ProtocolError;
 
@@ -54,6 +54,19 @@ pub enum PacketType {
 }
 
 impl PacketType {
+    /// The type's name, as in error messages (`Open`, `Close`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            PacketType::Open => "Open",
+            PacketType::Close => "Close",
+            PacketType::Ping => "Ping",
+            PacketType::Pong => "Pong",
+            PacketType::Message => "Message",
+            PacketType::Upgrade => "Upgrade",
+            PacketType::Noop => "Noop",
+        }
+    }
+
     /// The numeric code of this type.
     pub fn code(self) -> u8 {
         match self {
@@ -279,7 +292,7 @@ fn decode_text_packet(text: &str, version: EioVersion) -> Result<Packet, Protoco
             EioVersion::V3 => {
                 let code = *rest.as_bytes().first().ok_or_else(|| ProtocolError::eio("empty base64 packet"))?;
                 let kind = PacketType::from_char(code)
-                    .ok_or_else(|| ProtocolError::eio(format!("unknown packet type {:?}", char::from(code))))?;
+                    .ok_or_else(|| ProtocolError::eio(format!("unknown packet type {}", quoted(first_char(rest)))))?;
                 (kind, &rest[1..])
             }
             EioVersion::V4 => (PacketType::Message, rest),
@@ -287,9 +300,8 @@ fn decode_text_packet(text: &str, version: EioVersion) -> Result<Packet, Protoco
         let bytes = BASE64.decode(b64).map_err(|e| ProtocolError::eio(format!("invalid base64: {e}")))?;
         return Ok(Packet { kind, data: PacketData::Binary(bytes) });
     }
-    let kind = PacketType::from_char(first).ok_or_else(|| {
-        ProtocolError::eio(format!("unknown packet type {:?}", text.chars().next().unwrap_or_default()))
-    })?;
+    let kind = PacketType::from_char(first)
+        .ok_or_else(|| ProtocolError::eio(format!("unknown packet type {}", quoted(first_char(text)))))?;
     Ok(Packet::text(kind, &text[1..]))
 }
 
@@ -365,7 +377,7 @@ fn decode_payload_v3(payload: &str) -> Result<Vec<Packet>, ProtocolError> {
         let colon = rest.find(':').ok_or_else(|| ProtocolError::eio("payload length without ':'"))?;
         let digits = &rest[..colon];
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ProtocolError::eio(format!("invalid payload length {digits:?}")));
+            return Err(ProtocolError::eio(format!("invalid payload length {}", quoted(digits))));
         }
         let units: usize =
             digits.parse().map_err(|_| ProtocolError::eio(format!("payload length {digits} too large")))?;

@@ -545,6 +545,19 @@ fn hex4(s: &str) -> u32 {
     s.bytes().fold(0, |n, c| n * 16 + char::from(c).to_digit(16).unwrap_or(0))
 }
 
+/// `s` as a JSON string literal (`"a\"b"`): how error messages quote a value. (Not `{:?}`: the
+/// WebAssembly build is compiled without `Debug` formatting, see wasm/build.sh.)
+pub fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    escape_into(&mut out, s);
+    out
+}
+
+/// The first character of `s` (empty if `s` is): what an "unknown packet type" message shows.
+pub(crate) fn first_char(s: &str) -> &str {
+    &s[..s.chars().next().map_or(0, char::len_utf8)]
+}
+
 /// Writes `s` as a JSON string literal, escaping as `JSON.stringify` and serde_json do.
 fn escape_into(out: &mut String, s: &str) {
     out.push('"');
@@ -660,6 +673,14 @@ mod tests {
 
     fn raw(s: &str) -> RawJson {
         RawJson::parse(s).unwrap_or_else(|e| panic!("{s:?}: {e}"))
+    }
+
+    #[test]
+    fn quotes_values_for_messages() {
+        assert_eq!(quoted("trace"), r#""trace""#);
+        assert_eq!(quoted("a\"b\\c\n"), r#""a\"b\\c\n""#);
+        assert_eq!(first_char("\u{e9}t\u{e9}"), "\u{e9}");
+        assert_eq!(first_char(""), "");
     }
 
     #[test]

@@ -77,7 +77,8 @@ impl FromStr for Method {
     fn from_str(s: &str) -> Result<Self, Error> {
         Method::ALL.into_iter().find(|m| m.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
             Error::InvalidRequest(format!(
-                "unsupported method {s:?}: Sails serves get, post, put, patch, delete, options and head"
+                "unsupported method {}: Sails serves get, post, put, patch, delete, options and head",
+                json::quoted(s)
             ))
         })
     }
@@ -398,7 +399,7 @@ pub fn handshake_url_from_parts(
 ) -> Result<String, Error> {
     let scheme = ws_scheme(&scheme.to_ascii_lowercase())?;
     if authority.is_empty() || authority.contains(['/', '?', '#', ' ']) {
-        return Err(Error::InvalidRequest(format!("invalid host {authority:?}")));
+        return Err(Error::InvalidRequest(format!("invalid host {}", json::quoted(authority))));
     }
     check_base_path(base_path)?;
     Ok(format!("{scheme}://{authority}{}?{}", engine_path(path), handshake_query(user_query, sdk, eio)))
@@ -408,7 +409,10 @@ fn ws_scheme(scheme: &str) -> Result<&'static str, Error> {
     match scheme {
         "http" | "ws" => Ok("ws"),
         "https" | "wss" => Ok("wss"),
-        other => Err(Error::InvalidRequest(format!("unsupported URL scheme {other:?} (use http, https, ws or wss)"))),
+        other => Err(Error::InvalidRequest(format!(
+            "unsupported URL scheme {} (use http, https, ws or wss)",
+            json::quoted(other)
+        ))),
     }
 }
 
@@ -417,7 +421,8 @@ fn check_base_path(base_path: &str) -> Result<(), Error> {
         return Ok(());
     }
     Err(Error::InvalidRequest(format!(
-        "the URL path {base_path:?} would name a socket.io namespace; Sails only uses `/` (set the engine path with the `path` option)"
+        "the URL path {} would name a socket.io namespace; Sails only uses `/` (set the engine path with the `path` option)",
+        json::quoted(base_path)
     )))
 }
 

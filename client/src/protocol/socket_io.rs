@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use super::json::{Json, JsonExt};
+use super::json::{first_char, quoted, Json, JsonExt};
 use super::payload::Payload;
 use crate::error::ProtocolError;
 
@@ -36,6 +36,19 @@ pub enum PacketKind {
     Ack,
     /// `4` ERROR (v4) / CONNECT_ERROR (v5): the namespace refused the connection.
     ConnectError,
+}
+
+impl PacketKind {
+    /// The kind's name, as in error messages (`Connect`, `Event`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            PacketKind::Connect => "Connect",
+            PacketKind::Disconnect => "Disconnect",
+            PacketKind::Event => "Event",
+            PacketKind::Ack => "Ack",
+            PacketKind::ConnectError => "ConnectError",
+        }
+    }
 }
 
 /// A Socket.IO packet.
@@ -283,12 +296,7 @@ fn parse_header(text: &str, max_attachments: usize) -> Result<Header, ProtocolEr
         Some(b'4') => (PacketKind::ConnectError, false),
         Some(b'5') => (PacketKind::Event, true),
         Some(b'6') => (PacketKind::Ack, true),
-        Some(_) => {
-            return Err(ProtocolError::sio(format!(
-                "unknown packet type {:?}",
-                text.chars().next().unwrap_or_default()
-            )))
-        }
+        Some(_) => return Err(ProtocolError::sio(format!("unknown packet type {}", quoted(first_char(text))))),
         None => return Err(ProtocolError::sio("empty packet")),
     };
     let mut i = 1;
@@ -326,7 +334,7 @@ fn parse_header(text: &str, max_attachments: usize) -> Result<Header, ProtocolEr
     let json = if i < text.len() {
         let value = Json::parse(&text[i..]).map_err(ProtocolError::Json)?;
         if !payload_is_valid(kind, &value) {
-            return Err(ProtocolError::sio(format!("invalid payload for {kind:?}")));
+            return Err(ProtocolError::sio(format!("invalid payload for {}", kind.name())));
         }
         Some(value)
     } else {
