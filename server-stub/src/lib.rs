@@ -67,9 +67,9 @@ async fn getcookie() -> Response {
 /// service: the `Sockets` extension, the session middleware, a panicking action turned into a 500 (like
 /// an uncaught error in a Sails action), then [`sails_routing`]. One service instead of a stack of
 /// `from_fn` layers: each layer on a `Router` boxes and clones its inner service and boxes its future on
-/// every request.
+/// every request. Virtual requests call [`Stack::serve`] directly (see `vreq::build_request`).
 #[derive(Clone)]
-struct Stack {
+pub(crate) struct Stack {
     routes: Router,
     store: SessionStore,
     sockets: Sockets,
@@ -84,19 +84,25 @@ impl tower::Service<Request> for Stack {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut req: Request) -> Self::Future {
+    fn call(&mut self, req: Request) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.serve(req).await) })
+    }
+}
+
+impl Stack {
+    /// Answer one request (what the outer `Router` does through its fallback, minus the `OriginalUri`
+    /// extension, which the caller inserts).
+    pub(crate) async fn serve(&self, mut req: Request) -> Response {
         req.extensions_mut().insert(self.sockets.clone());
-        let Stack { routes, store, .. } = self.clone();
-        Box::pin(async move {
-            let res = session::with_session(&store, req, |req| async move {
-                match AssertUnwindSafe(sails_routing(req, routes)).catch_unwind().await {
-                    Ok(res) => res,
-                    Err(_) => ServerError("The action panicked".into()).into_response(),
-                }
-            })
-            .await;
-            Ok(res)
+        let routes = self.routes.clone();
+        session::with_session(&self.store, req, |req| async move {
+            match AssertUnwindSafe(sails_routing(req, routes)).catch_unwind().await {
+                Ok(res) => res,
+                Err(_) => ServerError("The action panicked".into()).into_response(),
+            }
         })
+        .await
     }
 }
 
@@ -271,8 +277,8 @@ impl Builder {
     pub fn build(self) -> Built {
         let config = Arc::new(self.config);
         let store = SessionStore::new(&config.session_secret);
-        let router_cell: Arc<OnceLock<Router>> = Arc::new(OnceLock::new());
-        let ctx = vreq::Ctx { router: router_cell.clone(), config: config.clone(), store: store.clone() };
+        let stack_cell: Arc<OnceLock<Stack>> = Arc::new(OnceLock::new());
+        let ctx = vreq::Ctx { stack: stack_cell.clone(), config: config.clone(), store: store.clone() };
         let max = config.max_payload;
         let max_usize = usize::try_from(max).unwrap_or(usize::MAX);
         let ws = config.transports.contains(&Transport::Websocket);
@@ -296,8 +302,9 @@ impl Builder {
         let sockets = Sockets::new(io.clone());
 
         let routes = self.app.unwrap_or_default().route("/__getcookie", get(getcookie)).fallback(unrouted);
-        let app = Router::new().fallback_service(Stack { routes, store: store.clone(), sockets: sockets.clone() });
-        let _ = router_cell.set(app.clone());
+        let stack = Stack { routes, store: store.clone(), sockets: sockets.clone() };
+        let _ = stack_cell.set(stack.clone());
+        let app = Router::new().fallback_service(stack);
         let gate = gate::Gate { engine_path: config.engine_path(), config: config.clone() };
         let http = app.layer(layer).layer(middleware::from_fn_with_state(gate, gate::verify));
         Built { http, sockets, store, config }

@@ -6,8 +6,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::body::{Body, Bytes};
+use axum::extract::OriginalUri;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use futures_util::FutureExt as _;
 use http::{header, HeaderName, HeaderValue, Request, Uri};
 use http_body_util::BodyExt as _;
@@ -18,7 +18,6 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, State};
 use socketioxide::handler::{FromMessageParts, Value as SioValue};
 use socketioxide::socket::Socket;
-use tower::ServiceExt as _;
 
 use crate::config::Config;
 use crate::gate::{query_get, query_pairs};
@@ -27,6 +26,7 @@ use crate::res::{
     not_found, ExplicitHeaders, JwrHeadersOnly, ServerError, SocketRequest, VirtualBody, VirtualHead, VirtualUrl,
 };
 use crate::session::SessionStore;
+use crate::Stack;
 
 /// The socket events Sails turns into requests (`bindRequestHandlersForMajorHttpMethods`).
 pub const VERBS: [&str; 7] = ["get", "post", "put", "delete", "patch", "options", "head"];
@@ -34,7 +34,8 @@ pub const VERBS: [&str; 7] = ["get", "post", "put", "delete", "patch", "options"
 /// Shared state of the socket.io side.
 #[derive(Clone)]
 pub(crate) struct Ctx {
-    pub(crate) router: Arc<OnceLock<Router>>,
+    /// The layers and routes behind the HTTP `Router`, which virtual requests enter directly.
+    pub(crate) stack: Arc<OnceLock<Stack>>,
     pub(crate) config: Arc<Config>,
     pub(crate) store: SessionStore,
 }
@@ -429,12 +430,11 @@ async fn on_verb(s: SocketRef, State(ctx): State<Ctx>, ev: RawEvent, ack: AckSen
 
     let res = match build_request(&s, &sctx, &verb, msg) {
         Some(req) => {
-            let Some(router) = ctx.router.get().cloned() else {
+            let Some(stack) = ctx.stack.get() else {
                 return;
             };
-            match AssertUnwindSafe(router.oneshot(req)).catch_unwind().await {
-                Ok(Ok(res)) => res,
-                Ok(Err(never)) => match never {},
+            match AssertUnwindSafe(stack.serve(req)).catch_unwind().await {
+                Ok(res) => res,
                 Err(_) => ServerError("The action panicked".into()).into_response(),
             }
         }
@@ -465,6 +465,8 @@ fn build_request(s: &SocketRef, sctx: &SocketCtx, verb: &str, msg: Value) -> Opt
         return None;
     };
     let uri = parse_uri(&url)?;
+    // What the HTTP `Router` records before the Sails routing step trims a trailing slash.
+    let original_uri = OriginalUri(uri.clone());
     let is_head = verb == "head";
     let method = match verb {
         "get" | "head" => http::Method::GET,
@@ -514,6 +516,7 @@ fn build_request(s: &SocketRef, sctx: &SocketCtx, verb: &str, msg: Value) -> Opt
         Value::Object(out)
     };
     let ext = req.extensions_mut();
+    ext.insert(original_uri);
     ext.insert(SocketRequest { socket: s.clone() });
     ext.insert(VirtualBody(body));
     ext.insert(VirtualUrl(url));
