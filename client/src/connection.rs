@@ -643,12 +643,13 @@ impl Connection {
             }
             PacketKind::Event if self.state == State::Connected => {
                 let name = packet.event_name().unwrap_or_default();
-                self.events.push_back(Event::ServerEvent { name, args: packet.args(), ack: packet.id });
+                let ack = packet.id;
+                self.events.push_back(Event::ServerEvent { name, args: packet.into_args(), ack });
             }
             PacketKind::Ack if self.state == State::Connected => {
                 // Unknown ids (late acks for requests that already ended) are dropped.
                 if let Some(id) = packet.id.and_then(|ack| self.in_flight.remove(ack)) {
-                    let result = Jwr::from_ack(&packet.args());
+                    let result = Jwr::from_ack_args(packet.into_args());
                     self.finish(id, result);
                 }
             }

@@ -70,10 +70,18 @@ pub trait JsonExt: Sized + Clone {
     fn as_bool(&self) -> Option<bool>;
     /// The elements of an array.
     fn items(&self) -> Option<Vec<Self>>;
+    /// The elements of an array, taken out of it (no copy where the representation allows).
+    fn into_items(self) -> Option<Vec<Self>> {
+        self.items()
+    }
     /// The first element of an array (without copying the others).
     fn first_item(&self) -> Option<Self>;
     /// The entries of an object, in order (a repeated key as in [`from_entries`](Self::from_entries)).
     fn entries(&self) -> Option<Vec<(String, Self)>>;
+    /// The entries of an object, taken out of it (no copy where the representation allows).
+    fn into_entries(self) -> Option<Vec<(String, Self)>> {
+        self.entries()
+    }
     /// The value of an object's key (the last one, if repeated).
     fn member(&self, key: &str) -> Option<Self>;
 }
@@ -137,11 +145,23 @@ impl JsonExt for serde_json::Value {
     fn items(&self) -> Option<Vec<Self>> {
         self.as_array().cloned()
     }
+    fn into_items(self) -> Option<Vec<Self>> {
+        match self {
+            serde_json::Value::Array(items) => Some(items),
+            _ => None,
+        }
+    }
     fn first_item(&self) -> Option<Self> {
         self.as_array()?.first().cloned()
     }
     fn entries(&self) -> Option<Vec<(String, Self)>> {
         self.as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+    fn into_entries(self) -> Option<Vec<(String, Self)>> {
+        match self {
+            serde_json::Value::Object(m) => Some(m.into_iter().collect()),
+            _ => None,
+        }
     }
     fn member(&self, key: &str) -> Option<Self> {
         self.get(key).cloned()

@@ -42,6 +42,14 @@ impl Payload {
         }
     }
 
+    /// The JSON value, taken out, if this payload holds no binary data.
+    pub fn into_json(self) -> Option<Json> {
+        match self {
+            Payload::Json(v) => Some(v),
+            _ => None,
+        }
+    }
+
     /// The bytes, if this payload is binary data.
     pub fn as_binary(&self) -> Option<&[u8]> {
         match self {

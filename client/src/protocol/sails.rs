@@ -171,15 +171,21 @@ impl Jwr {
     /// The bare `SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ` object becomes [`Error::Server`]; anything that is
     /// not an object, or has a `statusCode` that is not an HTTP status, is a protocol error.
     pub fn from_ack(args: &[Payload]) -> Result<Jwr, Error> {
-        let first = args.first().ok_or_else(|| ProtocolError::InvalidResponse("ack without arguments".into()))?;
+        Jwr::from_ack_args(args.iter().take(1).cloned().collect())
+    }
+
+    /// [`from_ack`](Self::from_ack), taking the ack's arguments instead of copying what it keeps.
+    pub fn from_ack_args(args: Vec<Payload>) -> Result<Jwr, Error> {
+        let first =
+            args.into_iter().next().ok_or_else(|| ProtocolError::InvalidResponse("ack without arguments".into()))?;
         let entries: Vec<(String, Payload)> = match first {
             Payload::Json(v) if v.is_object() => {
-                if ParseError::matches(v) {
-                    return Err(Error::Server(ParseError::from_value(v)));
+                if ParseError::matches(&v) {
+                    return Err(Error::Server(ParseError::from_value(&v)));
                 }
-                v.entries().unwrap_or_default().into_iter().map(|(k, v)| (k, Payload::Json(v))).collect()
+                v.into_entries().unwrap_or_default().into_iter().map(|(k, v)| (k, Payload::Json(v))).collect()
             }
-            Payload::Object(entries) => entries.clone(),
+            Payload::Object(entries) => entries,
             other => {
                 return Err(ProtocolError::InvalidResponse(format!(
                     "expected a JWR object, got {}",
@@ -193,7 +199,7 @@ impl Jwr {
             match key.as_str() {
                 "body" => jwr.body = Some(value),
                 "headers" => {
-                    if let Some(h) = value.as_json().cloned().and_then(json::into_map) {
+                    if let Some(h) = value.into_json().and_then(json::into_map) {
                         jwr.headers = h;
                     }
                 }

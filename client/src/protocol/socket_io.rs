@@ -116,6 +116,25 @@ impl Packet {
         }
     }
 
+    /// The elements of an array payload (events and acks), taken out of the packet.
+    pub fn into_items(self) -> Option<Vec<Payload>> {
+        match self.data? {
+            Payload::Json(v) => Some(v.into_items()?.into_iter().map(Payload::Json).collect()),
+            Payload::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The arguments of an event (without its name) or of an ack, taken out of the packet.
+    pub fn into_args(self) -> Vec<Payload> {
+        let is_event = self.kind == PacketKind::Event;
+        let mut items = self.into_items().unwrap_or_default();
+        if is_event && !items.is_empty() {
+            items.remove(0);
+        }
+        items
+    }
+
     /// The elements of an array payload (events and acks).
     pub fn items(&self) -> Option<Vec<Payload>> {
         match self.data.as_ref()? {
@@ -398,6 +417,11 @@ mod tests {
         let enc = encode(&p);
         assert_eq!(enc.text, header);
         assert_eq!(enc.attachments, vec![vec![1, 2, 3]]);
+        // Taking the arguments out gives what copying them gives, and so does the JWR built from them.
+        assert_eq!(p.clone().into_args(), p.args());
+        let jwr = crate::Jwr::from_ack_args(p.clone().into_args()).unwrap();
+        assert_eq!(jwr, crate::Jwr::from_ack(&p.args()).unwrap());
+        assert_eq!(jwr.body, Some(Payload::Binary(vec![1, 2, 3])));
     }
 
     #[test]
@@ -411,6 +435,7 @@ mod tests {
         let p = d.decode_binary(vec![1]).unwrap().unwrap();
         assert_eq!(p.event_name().as_deref(), Some("bin"));
         assert_eq!(p.args(), vec![Payload::Binary(vec![1]), Payload::Binary(vec![0])]);
+        assert_eq!(p.into_args(), vec![Payload::Binary(vec![1]), Payload::Binary(vec![0])]);
     }
 
     #[test]
