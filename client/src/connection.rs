@@ -530,7 +530,7 @@ impl Connection {
         }
         if self.heartbeat.next_ping.is_some_and(|p| p <= now) {
             // EIO 3 only: the client pings and then expects any packet within pingTimeout.
-            self.send_eio(&EioPacket::empty(PacketType::Ping));
+            self.send_eio(EioPacket::empty(PacketType::Ping));
             self.heartbeat.next_ping = None;
             self.heartbeat.dead_at = Some(now + self.heartbeat.timeout);
         }
@@ -566,7 +566,7 @@ impl Connection {
             PacketType::Ping => {
                 if self.config.eio == EioVersion::V4 {
                     self.heartbeat.dead_at = Some(now + self.heartbeat.interval + self.heartbeat.timeout);
-                    self.send_eio(&EioPacket::text(PacketType::Pong, packet.as_text().unwrap_or_default()));
+                    self.send_eio(EioPacket::text(PacketType::Pong, packet.as_text().unwrap_or_default()));
                 }
             }
             PacketType::Pong => {
@@ -798,14 +798,14 @@ impl Connection {
 
     fn send_sio(&mut self, packet: &SioPacket) {
         let encoded = socket_io::encode(packet);
-        self.send_eio(&EioPacket::message(encoded.text));
+        self.send_eio(EioPacket::message(encoded.text));
         for attachment in encoded.attachments {
-            self.send_eio(&EioPacket::binary(attachment));
+            self.send_eio(EioPacket::binary(attachment));
         }
     }
 
-    fn send_eio(&mut self, packet: &EioPacket) {
-        match engine_io::encode_frame(packet, self.config.eio) {
+    fn send_eio(&mut self, packet: EioPacket) {
+        match engine_io::encode_frame_owned(packet, self.config.eio) {
             Ok(frame) => self.transmits.push_back(Transmit::Frame(frame)),
             Err(e) => unreachable!("the connection only builds encodable packets: {e}"),
         }

@@ -243,24 +243,25 @@ impl OpenPacket {
 /// is the packet type (`0x04` for a message) followed by the data; in v4 the raw data (v4 can only frame
 /// binary *message* packets, so other binary packets are refused).
 pub fn encode_frame(packet: &Packet, version: EioVersion) -> Result<Frame, ProtocolError> {
-    match (&packet.data, version) {
-        (PacketData::Text(text), _) => {
-            let mut out = String::with_capacity(text.len() + 1);
-            out.push(packet.kind.as_char());
-            out.push_str(text);
-            Ok(Frame::Text(out))
+    encode_frame_owned(packet.clone(), version)
+}
+
+/// [`encode_frame`], reusing the packet's text or bytes for the frame instead of copying them.
+pub fn encode_frame_owned(packet: Packet, version: EioVersion) -> Result<Frame, ProtocolError> {
+    match (packet.data, version) {
+        (PacketData::Text(mut text), _) => {
+            text.insert(0, packet.kind.as_char());
+            Ok(Frame::Text(text))
         }
-        (PacketData::Binary(bytes), EioVersion::V3) => {
-            let mut out = Vec::with_capacity(bytes.len() + 1);
-            out.push(packet.kind.code());
-            out.extend_from_slice(bytes);
-            Ok(Frame::Binary(out))
+        (PacketData::Binary(mut bytes), EioVersion::V3) => {
+            bytes.insert(0, packet.kind.code());
+            Ok(Frame::Binary(bytes))
         }
         (PacketData::Binary(bytes), EioVersion::V4) => {
             if packet.kind != PacketType::Message {
                 return Err(ProtocolError::eio("engine.io v4 can only send binary message packets"));
             }
-            Ok(Frame::Binary(bytes.clone()))
+            Ok(Frame::Binary(bytes))
         }
     }
 }

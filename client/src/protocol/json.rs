@@ -92,7 +92,9 @@ impl JsonExt for serde_json::Value {
         serde_json::from_str(text).map_err(|e| e.to_string())
     }
     fn text(&self) -> Cow<'_, str> {
-        Cow::Owned(self.to_string())
+        // `to_string` (not `Display`): serde_json writes bytes straight into the buffer. A `Value` always
+        // serializes (its keys are strings), so the fallback is never taken.
+        Cow::Owned(serde_json::to_string(self).unwrap_or_default())
     }
     fn pretty(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()

@@ -182,7 +182,11 @@ pub struct Encoded {
 /// Encodes a packet (socket.io-parser's `encodeAsString` plus binary deconstruction).
 pub fn encode(packet: &Packet) -> Encoded {
     let mut attachments = Vec::new();
-    let json = packet.data.as_ref().map(|d| d.deconstruct(&mut attachments));
+    // JSON without binary is written as it is; only binary parts need placeholders (a copy).
+    let json = packet.data.as_ref().map(|d| match d {
+        Payload::Json(v) => Cow::Borrowed(v),
+        other => Cow::Owned(other.deconstruct(&mut attachments)),
+    });
     let binary = !attachments.is_empty();
     let code = match (packet.kind, binary) {
         (PacketKind::Connect, _) => '0',
