@@ -408,7 +408,7 @@ impl Connection {
         }
         self.tracked.insert(id, Tracked { deadline, ack_id: None });
         if self.state == State::Connected {
-            self.send_request(id, &request);
+            self.send_request(id, request);
         } else {
             self.queue.push_back((id, request));
         }
@@ -690,7 +690,7 @@ impl Connection {
         }
         self.events.push_back(Event::Connected { sid });
         while let Some((id, request)) = self.queue.pop_front() {
-            self.send_request(id, &request);
+            self.send_request(id, request);
         }
     }
 
@@ -748,11 +748,12 @@ impl Connection {
         self.state = State::WaitingReconnect(now + delay);
     }
 
-    fn send_request(&mut self, id: RequestId, request: &Request) {
+    fn send_request(&mut self, id: RequestId, request: Request) {
         let ack_id = self.next_ack;
         self.next_ack += 1;
-        let envelope = request.envelope(&self.config.headers);
-        self.send_sio(&SioPacket::event(request.method.as_str(), [Payload::Json(envelope)], Some(ack_id)));
+        let method = request.method;
+        let envelope = request.into_envelope(&self.config.headers);
+        self.send_sio(&SioPacket::event(method.as_str(), [Payload::Json(envelope)], Some(ack_id)));
         self.in_flight.insert(ack_id, id);
         if let Some(t) = self.tracked.get_mut(id) {
             t.ack_id = Some(ack_id);

@@ -40,6 +40,10 @@ pub trait JsonExt: Sized + Clone {
     fn pretty(&self) -> String;
     /// A JSON string.
     fn from_string(s: &str) -> Self;
+    /// A JSON string, reusing `s` where the representation allows.
+    fn from_owned_string(s: String) -> Self {
+        Self::from_string(&s)
+    }
     /// `null`.
     fn null() -> Self;
     /// A JSON number.
@@ -101,6 +105,9 @@ impl JsonExt for serde_json::Value {
     }
     fn from_string(s: &str) -> Self {
         serde_json::Value::from(s)
+    }
+    fn from_owned_string(s: String) -> Self {
+        serde_json::Value::String(s)
     }
     fn null() -> Self {
         serde_json::Value::Null

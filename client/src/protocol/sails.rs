@@ -137,19 +137,24 @@ impl Request {
     /// The wire envelope `{"method","headers","data","url"}` in sails.io.js key order, with `defaults`
     /// added for header names the request does not set (compared case-sensitively, as sails.io.js does).
     pub fn envelope(&self, defaults: &[(String, String)]) -> Json {
+        self.clone().into_envelope(defaults)
+    }
+
+    /// [`envelope`](Self::envelope), moving the request's data and headers into it instead of copying them.
+    pub fn into_envelope(self, defaults: &[(String, String)]) -> Json {
         let mut headers: Vec<(String, Json)> =
-            self.headers.iter().map(|(k, v)| (k.clone(), Json::from_string(v))).collect();
+            self.headers.into_iter().map(|(k, v)| (k, Json::from_owned_string(v))).collect();
         for (k, v) in defaults {
             if !headers.iter().any(|(h, _)| h == k) {
                 headers.push((k.clone(), Json::from_string(v)));
             }
         }
-        let data = if self.data.is_null() { Json::from_entries(Vec::new()) } else { self.data.clone() };
+        let data = if self.data.is_null() { Json::from_entries(Vec::new()) } else { self.data };
         Json::from_entries(vec![
             ("method".into(), Json::from_string(self.method.as_str())),
             ("headers".into(), Json::from_entries(headers)),
             ("data".into(), data),
-            ("url".into(), Json::from_string(&self.url)),
+            ("url".into(), Json::from_owned_string(self.url)),
         ])
     }
 }
