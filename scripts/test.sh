@@ -20,6 +20,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 step "the core compiles for the browser (wasm32-unknown-unknown)"
 cargo check -p sails-io --target wasm32-unknown-unknown
 
+step "no Debug formatting in what the wasm build compiles (it is built with -Zfmt-debug=none)"
+scripts/check-wasm-debug-fmt.sh
+
 step "node packages of the real peers (real Sails app, real sails.io.js) from their lockfiles"
 tests/interop/ensure-deps.sh tests/interop/sails-app tests/interop/clients
 
