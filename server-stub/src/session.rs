@@ -50,12 +50,17 @@ struct StoreInner {
     sessions: Mutex<HashMap<String, Map<String, Value>>>,
     /// `Cookie` header values already checked by [`SessionStore::sid_from_cookie_header`], with their
     /// result. The result depends only on the header text and the secret, so an entry never goes stale;
-    /// the map is emptied when it reaches [`VERIFIED_CAP`] entries.
+    /// the map is emptied when it reaches [`VERIFIED_CAP`] entries, and headers longer than
+    /// [`VERIFIED_MAX_LEN`] are checked every time (so the map holds at most about 4 MiB of them).
     verified: Mutex<HashMap<String, Option<String>>>,
 }
 
 /// Most `Cookie` header values [`SessionStore::sid_from_cookie_header`] remembers at once.
 const VERIFIED_CAP: usize = 4096;
+
+/// The longest `Cookie` header value [`SessionStore::sid_from_cookie_header`] remembers (a `sails.sid`
+/// cookie alone is about 100 bytes).
+const VERIFIED_MAX_LEN: usize = 1024;
 
 impl std::fmt::Debug for SessionStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -133,6 +138,9 @@ impl SessionStore {
             return hit;
         }
         let sid = self.check_cookie_header(cookie);
+        if cookie.len() > VERIFIED_MAX_LEN {
+            return sid;
+        }
         if let Ok(mut m) = self.inner.verified.lock() {
             if m.len() >= VERIFIED_CAP {
                 m.clear();
@@ -295,6 +303,11 @@ mod tests {
         assert!(store.inner.verified.lock().unwrap().len() <= VERIFIED_CAP);
         assert_eq!(store.sid_from_cookie_header(&good).as_deref(), Some("abc"));
         assert_eq!(store.sid_from_cookie_header(&bad), None);
+        // A long header is checked but not remembered.
+        let long = format!("{good}; other={}", "x".repeat(VERIFIED_MAX_LEN));
+        store.inner.verified.lock().unwrap().clear();
+        assert_eq!(store.sid_from_cookie_header(&long).as_deref(), Some("abc"));
+        assert!(store.inner.verified.lock().unwrap().is_empty());
     }
 
     #[test]
