@@ -137,20 +137,12 @@ impl Packet {
 
     /// The elements of an array payload (events and acks).
     pub fn items(&self) -> Option<Vec<Payload>> {
-        match self.data.as_ref()? {
-            Payload::Json(v) => Some(v.items()?.into_iter().map(Payload::Json).collect()),
-            Payload::Array(a) => Some(a.clone()),
-            _ => None,
-        }
+        self.clone().into_items()
     }
 
     /// The arguments of an event (without its name) or of an ack.
     pub fn args(&self) -> Vec<Payload> {
-        let mut items = self.items().unwrap_or_default();
-        if self.kind == PacketKind::Event && !items.is_empty() {
-            items.remove(0);
-        }
-        items
+        self.clone().into_args()
     }
 }
 
@@ -182,7 +174,8 @@ pub struct Encoded {
 /// Encodes a packet (socket.io-parser's `encodeAsString` plus binary deconstruction).
 pub fn encode(packet: &Packet) -> Encoded {
     let mut attachments = Vec::new();
-    // JSON without binary is written as it is; only binary parts need placeholders (a copy).
+    // A plain JSON payload is written straight from the packet; a payload with binary parts is rebuilt
+    // with placeholders in their place (the `binary_*` tests below cover that branch).
     let json = packet.data.as_ref().map(|d| match d {
         Payload::Json(v) => Cow::Borrowed(v),
         other => Cow::Owned(other.deconstruct(&mut attachments)),
