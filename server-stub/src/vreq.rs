@@ -378,7 +378,9 @@ async fn on_verb(s: SocketRef, State(ctx): State<Ctx>, ev: RawEvent, ack: AckSen
         _ => return,
     };
     // The listener's arguments: the JSON ones with their attachments filled in, then the ack function.
-    // Only the first two are read; filling placeholders never changes whether the second is truthy.
+    // The iterator is lazy, so only the two that are read (message and callback) are built; filling a
+    // placeholder in the second cannot change the callback check below, since a placeholder object and
+    // the bytes it stands for are both truthy (tests/bad_input.rs `binary_attachment_in_request_…`).
     let mut args = arr
         .into_iter()
         .map(|mut v| {
