@@ -38,6 +38,7 @@ use axum::extract::Request;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use axum::Router;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt as _;
@@ -301,7 +302,10 @@ impl Builder {
         io.ns("/", vreq::on_connect.with(vreq::setup_socket));
         let sockets = Sockets::new(io.clone());
 
-        let routes = self.app.unwrap_or_default().route("/__getcookie", get(getcookie)).fallback(unrouted);
+        // `with_state(())` turns every handler into its route now; a `Router<()>` called as a service
+        // without it converts (clones and boxes) the matched handler again on every request.
+        let routes =
+            self.app.unwrap_or_default().route("/__getcookie", get(getcookie)).fallback(unrouted).with_state(());
         let stack = Stack { routes, store: store.clone(), sockets: sockets.clone() };
         let _ = stack_cell.set(stack.clone());
         let app = Router::new().fallback_service(stack);
@@ -339,6 +343,11 @@ impl Built {
     pub async fn start(self) -> std::io::Result<RunningServer> {
         let listener = tokio::net::TcpListener::bind((self.config.host.as_str(), self.config.port)).await?;
         let addr = listener.local_addr()?;
+        // Nagle's algorithm off on every connection, as the `ws` server under Sails does: a reply goes out
+        // when it is written, not when the previous segment is acknowledged.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let (tx, rx) = oneshot::channel::<()>();
         let http = self.http;
         let task = tokio::spawn(async move {

@@ -133,7 +133,9 @@ impl Res {
 
     /// `res.json(value)`.
     pub fn json(self, value: &Value) -> Response {
-        self.finish(Some("application/json; charset=utf-8"), Body::from(value.to_string()))
+        // `to_vec` writes straight into the buffer; `to_string()` would go through `Display`'s formatter.
+        let text = serde_json::to_vec(value).unwrap_or_default();
+        self.finish(Some("application/json; charset=utf-8"), Body::from(text))
     }
 
     /// `res.send(text)`.
