@@ -71,11 +71,12 @@ rtRows.push(['raw tokio-tungstenite echo (floor)', 'echo server', spread(floor, 
 var rtClientLabel = {
   rust: 'sails-io (native, ours)',
   'rust-ct': 'sails-io (native, ours), current-thread runtime',
+  'rust-blockon': 'sails-io (native, ours), called from `block_on`',
   wasm: 'sails-io-wasm in node (ours)',
   'sails.io.js': 'sails.io.js 1.2.1 (node)',
 };
 var instant = group('rt', 'rust', 'instant');
-['rust', 'rust-ct'].forEach(function (client) {
+['rust', 'rust-ct', 'rust-blockon'].forEach(function (client) {
   var g = group('rt', client, 'instant');
   if (!g.length) { return; }
   rtRows.push([rtClientLabel[client], 'scripted instant server', spread(g, 'p50_us'), spread(g, 'p99_us'), spread(g, 'rps'),
@@ -83,7 +84,7 @@ var instant = group('rt', 'rust', 'instant');
 });
 ['stub', 'sails'].forEach(function (server) {
   var js = med(group('rt', 'sails.io.js', server), 'p50_us');
-  ['rust', 'rust-ct', 'sails.io.js', 'wasm'].forEach(function (client) {
+  ['rust', 'rust-ct', 'rust-blockon', 'sails.io.js', 'wasm'].forEach(function (client) {
     var g = group('rt', client, server);
     if (!g.length) { return; }
     var m = med(g, 'p50_us');
@@ -108,11 +109,22 @@ if (isFinite(oursStubCt)) {
   var t1aCt = ratio(oursStubCt, floorP50);
   targets.push(['1a on a current-thread runtime: native p50 (stub) / the floor', rx(t1aCt), verdict(t1aCt <= 1.5)]);
 }
+var oursStubBlockOn = med(group('rt', 'rust-blockon', 'stub'), 'p50_us');
+if (isFinite(oursStubBlockOn)) {
+  var t1aBlockOn = ratio(oursStubBlockOn, floorP50);
+  targets.push(['1a called from `block_on`: native p50 (stub) / the floor', rx(t1aBlockOn), verdict(t1aBlockOn <= 1.5)]);
+}
 targets.push(['1b. native p50 at most 0.3× sails.io.js (real Sails)', rx(t1b), verdict(isFinite(t1b) ? t1b <= 0.3 : undefined)]);
 var oursSailsCt = med(group('rt', 'rust-ct', 'sails'), 'p50_us');
 if (isFinite(oursSailsCt)) {
   var t1bCt = ratio(oursSailsCt, jsSails);
   targets.push(['1b on a current-thread runtime: native p50 / sails.io.js p50 (real Sails)', rx(t1bCt), verdict(t1bCt <= 0.3)]);
+}
+
+var oursSailsBlockOn = med(group('rt', 'rust-blockon', 'sails'), 'p50_us');
+if (isFinite(oursSailsBlockOn)) {
+  var t1bBlockOn = ratio(oursSailsBlockOn, jsSails);
+  targets.push(['1b called from `block_on`: native p50 / sails.io.js p50 (real Sails)', rx(t1bBlockOn), verdict(t1bBlockOn <= 0.3)]);
 }
 
 // ---- 2. pipelined -------------------------------------------------------------------------

@@ -8,8 +8,9 @@
 #   1. sequential round trip (GET /hello) on one socket: native client vs sails.io.js 1.2.1 (node) vs the
 #      sails-io-wasm package in node (if wasm/pkg is built), against the real Sails app and the server-stub,
 #      plus a raw tokio-tungstenite echo as the floor, and the native client against a scripted server that
-#      answers at once (the client's own share of a round trip); the native client runs on tokio's
-#      multi-thread runtime and again on a current-thread runtime (rows `rust-ct`);
+#      answers at once (the client's own share of a round trip); the native client runs in a task on
+#      tokio's multi-thread runtime, again on a current-thread runtime (rows `rust-ct`) and again on the
+#      multi-thread runtime's `block_on` thread, i.e. in the body of `#[tokio::main]` (rows `rust-blockon`);
 #   2. pipelined throughput, 500 requests in flight on one socket: native vs sails.io.js (stub, real Sails,
 #      and the instant server);
 #   3. SOCKETS concurrent sockets in one native client process against the stub: connect time, RSS delta;
@@ -138,11 +139,13 @@ for r in $(seq 1 "$REPEATS"); do
   run floor "$bench" floor --url "$URL_echo" --n "$RT_N" --server echo
   run "rt rust instant" "$bench" rt --url "$URL_instant" --n "$RT_N" --server instant
   run "rt rust-ct instant" env RUNTIME=current-thread "$bench" rt --url "$URL_instant" --n "$RT_N" --server instant
+  run "rt rust-blockon instant" env CALLER=block-on "$bench" rt --url "$URL_instant" --n "$RT_N" --server instant
   for server in stub sails; do
     url_var=URL_$server
     url=${!url_var}
     run "rt rust $server" "$bench" rt --url "$url" --n "$RT_N" --server "$server"
     run "rt rust-ct $server" env RUNTIME=current-thread "$bench" rt --url "$url" --n "$RT_N" --server "$server"
+    run "rt rust-blockon $server" env CALLER=block-on "$bench" rt --url "$url" --n "$RT_N" --server "$server"
     run "rt sails.io.js $server" node "$here/sailsio.js" rt --url "$url" --n "$RT_N" --server "$server"
     if [ "$wasm_ok" = 1 ]; then
       run "rt wasm $server" node "$here/sailsio.js" rt --url "$url" --n "$RT_N" --server "$server" --client wasm --pkg "$wasm_pkg"

@@ -19,8 +19,11 @@
 //! - `rps --url … --sockets 100 --secs 5`: requests/s served to 100 sockets issuing sequential requests.
 //!
 //! Common flags: `--server NAME` (a label copied into the output), `--eio 3|4` (default 3).
+//! Every mode runs as a task spawned on the runtime, the floor and the clients alike.
 //! Environment: `RUNTIME=current-thread` runs everything on a current-thread tokio runtime instead of the
-//! multi-thread one; the native client's lines then say `"client":"rust-ct"`.
+//! multi-thread one; the native client's lines then say `"client":"rust-ct"`. `CALLER=block-on` runs the
+//! mode on the thread that called `block_on` (what the body of `#[tokio::main]` is) instead of in a
+//! spawned task; the native client's lines then say `"client":"rust-blockon"`.
 //! Nothing here fails on a time: figures are printed, errors are counted and reported.
 
 use std::collections::HashMap;
@@ -111,8 +114,13 @@ fn latency_json(mut samples: Vec<f64>, elapsed: Duration) -> Value {
 fn emit(mode: &str, client: &str, args: &Args, mut figures: Value) {
     let obj = figures.as_object_mut().expect("an object");
     obj.insert("bench".into(), json!(mode));
-    // The native client on a current-thread runtime is reported as its own client, `rust-ct`.
-    let client = if client == "rust" && current_thread_runtime() { "rust-ct" } else { client };
+    // The native client on a current-thread runtime is reported as its own client, `rust-ct`, and called
+    // from the `block_on` thread of the multi-thread runtime as `rust-blockon`.
+    let client = match client {
+        "rust" if current_thread_runtime() => "rust-ct",
+        "rust" if caller_on_block_on_thread() => "rust-blockon",
+        other => other,
+    };
     obj.insert("client".into(), json!(client));
     obj.insert("server".into(), json!(args.str("server", "?")));
     println!("{figures}");
@@ -619,6 +627,11 @@ async fn rps(args: &Args) -> Result<(), AnyError> {
     Ok(())
 }
 
+/// `CALLER=block-on`: the work runs in `block_on` itself rather than in a spawned task.
+fn caller_on_block_on_thread() -> bool {
+    std::env::var("CALLER").as_deref() == Ok("block-on")
+}
+
 /// `RUNTIME=current-thread`: run on one thread, so there are no cross-thread wake-ups between the
 /// caller's task and the socket's driver task.
 fn current_thread_runtime() -> bool {
@@ -632,7 +645,7 @@ fn main() -> Result<(), AnyError> {
     } else {
         tokio::runtime::Builder::new_multi_thread().enable_all().build()?
     };
-    rt.block_on(async {
+    let work = async move {
         match args.mode.as_str() {
             "stub" => serve_stub().await,
             "echo-server" => serve_echo().await,
@@ -646,7 +659,16 @@ fn main() -> Result<(), AnyError> {
             "rps" => rps(&args).await,
             other => Err(format!("unknown mode {other}").into()),
         }
-    })?;
+    };
+    // The work runs as a task on the runtime, as application code usually does (a server's handlers, a
+    // spawned job), for the floor and every client alike. `CALLER=block-on` runs it on the thread that
+    // called `block_on` instead (the body of `#[tokio::main]`), which is not one of the multi-thread
+    // runtime's workers: each hand-off between it and a task then wakes another thread.
+    if caller_on_block_on_thread() {
+        rt.block_on(work)?;
+    } else {
+        rt.block_on(rt.spawn(work))??;
+    }
     // Do not wait for thousands of socket tasks to wind down.
     rt.shutdown_timeout(Duration::from_millis(100));
     Ok(())
