@@ -261,13 +261,15 @@ fn truthy(v: &Value) -> bool {
     }
 }
 
-/// Replace `{"_placeholder":true,"num":n}` by Node's `Buffer.toJSON()` form of attachment `n`.
+/// Replace `{"_placeholder":true,"num":n}` by attachment `n` as an array of its byte values: what an
+/// action of real Sails sees in `req.body` (Sails merges the request data with lodash 3's `_.merge`,
+/// which turns the `Buffer` socket.io made of the attachment into a plain array of numbers).
 fn fill_placeholders(v: &mut Value, bins: &[Bytes]) {
     match v {
         Value::Object(o) => {
             if o.get("_placeholder") == Some(&Value::Bool(true)) {
                 if let Some(b) = o.get("num").and_then(Value::as_u64).and_then(|n| bins.get(n as usize)) {
-                    *v = json!({"type": "Buffer", "data": b.to_vec()});
+                    *v = Value::Array(b.iter().map(|&byte| Value::from(byte)).collect());
                     return;
                 }
             }
