@@ -753,7 +753,7 @@ impl Connection {
         self.next_ack += 1;
         let method = request.method;
         let envelope = request.into_envelope(&self.config.headers);
-        self.send_sio(&SioPacket::event(method.as_str(), [Payload::Json(envelope)], Some(ack_id)));
+        self.send_sio(&SioPacket::event(method.as_str(), [envelope], Some(ack_id)));
         self.in_flight.insert(ack_id, id);
         if let Some(t) = self.tracked.get_mut(id) {
             t.ack_id = Some(ack_id);

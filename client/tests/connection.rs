@@ -551,6 +551,33 @@ fn invalid_requests_are_refused_synchronously() {
 }
 
 #[test]
+fn binary_request_data_goes_out_as_attachments_in_both_generations() {
+    for (eio, attachment) in [(EioVersion::V3, "<04 89 50>"), (EioVersion::V4, "<89 50>")] {
+        let mut p = Peer::connected(eio, Config::default());
+        let data = Payload::Object(vec![
+            ("name".into(), Payload::Json(json!("logo.png"))),
+            ("file".into(), Payload::Binary(vec![0x89, 0x50])),
+        ]);
+        let id = p.conn.request(Request::new(Method::Post, "/upload").header("x-a", "1").data(data), p.now).unwrap();
+        assert_eq!(
+            p.sent(),
+            [
+                r#"451-0["post",{"method":"post","headers":{"x-a":"1"},"data":{"name":"logo.png","file":{"_placeholder":true,"num":0}},"url":"/upload"}]"#,
+                attachment
+            ],
+            "{eio:?}"
+        );
+        p.server(r#"430[{"body":{"ok":true},"headers":{},"statusCode":201}]"#);
+        assert_eq!(responses(&p.events()), [(id, Ok(201))]);
+    }
+    // Binary data alone is not a dictionary: refused as sails.io.js refuses a string.
+    let mut p = Peer::connected(EioVersion::V3, Config::default());
+    let err = p.conn.request(Request::new(Method::Post, "/x").data(Payload::Binary(vec![1])), p.now).unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest(_)));
+    assert!(p.sent().is_empty());
+}
+
+#[test]
 fn default_headers_are_merged_into_each_request() {
     let config =
         Config { headers: vec![("x-foo".into(), "g".into()), ("x-bar".into(), "g".into())], ..Config::default() };

@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::routing::post;
 use futures_util::StreamExt;
 use sails_io::{
-    DisconnectReason, EioVersion, Error, Method, ModelEvent, Reconnection, Request, SailsSocket, SocketEvent,
+    DisconnectReason, EioVersion, Error, Method, ModelEvent, Payload, Reconnection, Request, SailsSocket, SocketEvent,
 };
 use sails_io_stub::{Builder, RunningServer, SocketRequest};
 use serde_json::{json, Value};
@@ -113,6 +113,28 @@ async fn requests_every_verb_and_status_over_both_generations() {
         let big = "x".repeat(1_000_000);
         let jwr = socket.post("/echo", &json!({ "big": big })).await.unwrap();
         assert_eq!(jwr.body_json().unwrap()["body"]["big"].as_str().map(str::len), Some(1_000_000));
+        socket.disconnect().await.unwrap();
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn binary_request_data_reaches_the_action_as_a_buffer() {
+    let server = start().await;
+    for eio in [EioVersion::V3, EioVersion::V4] {
+        let socket = connect(&server, eio).await;
+        let data = Payload::Object(vec![
+            ("name".into(), Payload::Json(json!("logo.png"))),
+            ("file".into(), Payload::Binary(vec![0x89, 0x50, 0x4e, 0x47])),
+            ("parts".into(), Payload::Array(vec![Payload::Binary(vec![1]), Payload::Json(json!(2))])),
+        ]);
+        let jwr = socket.request(Request::new(Method::Post, "/echo").data(data)).await.unwrap();
+        // Sails hands an action each attachment as an array of its bytes (lodash's `_.merge` of the data).
+        assert_eq!(
+            jwr.body_json().unwrap()["body"],
+            json!({"name": "logo.png", "file": [0x89, 0x50, 0x4e, 0x47], "parts": [[1], 2]}),
+            "{eio:?}"
+        );
         socket.disconnect().await.unwrap();
     }
     server.shutdown().await;

@@ -257,8 +257,8 @@ mod tests {
         let r = parse_request_spec("post /rooms/a/say {\"text\": \"hi there\"}").ok().unwrap();
         assert_eq!(r.method, Method::Post);
         assert_eq!(r.url, "/rooms/a/say");
-        assert_eq!(r.data, json!({"text": "hi there"}));
-        assert_eq!(parse_request_spec("GET /x").ok().unwrap().data, json!({}));
+        assert_eq!(r.data, sails_io::Payload::Json(json!({"text": "hi there"})));
+        assert_eq!(parse_request_spec("GET /x").ok().unwrap().data, sails_io::Payload::Json(json!({})));
         assert!(parse_request_spec("GET").is_err());
         assert!(parse_request_spec("TRACE /x").is_err());
         assert!(parse_request_spec("POST /x 5").is_err(), "data must be an object or array");

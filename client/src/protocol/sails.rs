@@ -93,8 +93,10 @@ pub struct Request {
     pub url: String,
     /// Request headers, in insertion order.
     pub headers: Vec<(String, String)>,
-    /// The body/parameters: an object or an array (`{}` when absent).
-    pub data: Json,
+    /// The body/parameters: an object or an array (`{}` when absent). Binary values inside it
+    /// ([`Payload::Binary`] within a [`Payload::Object`] or [`Payload::Array`]) are sent as Socket.IO
+    /// attachments, as sails.io.js sends a `Buffer` or `ArrayBuffer`; the server sees them as buffers.
+    pub data: Payload,
     /// How long to wait for the response before failing with [`Error::Timeout`]; overrides the default.
     pub timeout: Option<Duration>,
 }
@@ -102,7 +104,13 @@ pub struct Request {
 impl Request {
     /// A request with no headers and an empty `{}` body.
     pub fn new(method: Method, url: impl Into<String>) -> Self {
-        Request { method, url: url.into(), headers: Vec::new(), data: Json::from_entries(Vec::new()), timeout: None }
+        Request {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            data: Payload::Json(Json::from_entries(Vec::new())),
+            timeout: None,
+        }
     }
 
     /// Adds a header.
@@ -111,9 +119,22 @@ impl Request {
         self
     }
 
-    /// Sets the body (an object or an array; `null` means `{}`).
-    pub fn data(mut self, data: Json) -> Self {
-        self.data = data;
+    /// Sets the body (an object or an array; `null` means `{}`): JSON, or a [`Payload`] tree with binary
+    /// parts.
+    ///
+    /// ```
+    /// # #[cfg(feature = "serde_json")] {
+    /// use sails_io::{Method, Payload, Request};
+    ///
+    /// let upload = Request::new(Method::Post, "/upload").data(Payload::Object(vec![
+    ///     ("name".into(), Payload::Json(serde_json::json!("logo.png"))),
+    ///     ("file".into(), Payload::Binary(vec![0x89, 0x50, 0x4e, 0x47])),
+    /// ]));
+    /// assert!(upload.validate().is_ok());
+    /// # }
+    /// ```
+    pub fn data(mut self, data: impl Into<Payload>) -> Self {
+        self.data = data.into();
         self
     }
 
@@ -125,7 +146,12 @@ impl Request {
 
     /// Checks what sails.io.js checks before sending: the body must be an object or an array.
     pub fn validate(&self) -> Result<(), Error> {
-        if self.data.is_object() || self.data.is_array() || self.data.is_null() {
+        let valid = match &self.data {
+            Payload::Json(v) => v.is_object() || v.is_array() || v.is_null(),
+            Payload::Object(_) | Payload::Array(_) => true,
+            Payload::Binary(_) => false,
+        };
+        if valid {
             Ok(())
         } else {
             Err(Error::InvalidRequest(
@@ -136,12 +162,13 @@ impl Request {
 
     /// The wire envelope `{"method","headers","data","url"}` in sails.io.js key order, with `defaults`
     /// added for header names the request does not set (compared case-sensitively, as sails.io.js does).
-    pub fn envelope(&self, defaults: &[(String, String)]) -> Json {
+    /// It is [`Payload::Json`] unless the data holds binary parts.
+    pub fn envelope(&self, defaults: &[(String, String)]) -> Payload {
         self.clone().into_envelope(defaults)
     }
 
     /// [`envelope`](Self::envelope), moving the request's data and headers into it instead of copying them.
-    pub fn into_envelope(self, defaults: &[(String, String)]) -> Json {
+    pub fn into_envelope(self, defaults: &[(String, String)]) -> Payload {
         let mut headers: Vec<(String, Json)> =
             self.headers.into_iter().map(|(k, v)| (k, Json::from_owned_string(v))).collect();
         for (k, v) in defaults {
@@ -149,13 +176,26 @@ impl Request {
                 headers.push((k.clone(), Json::from_string(v)));
             }
         }
-        let data = if self.data.is_null() { Json::from_entries(Vec::new()) } else { self.data };
-        Json::from_entries(vec![
-            ("method".into(), Json::from_string(self.method.as_str())),
-            ("headers".into(), Json::from_entries(headers)),
-            ("data".into(), data),
-            ("url".into(), Json::from_owned_string(self.url)),
-        ])
+        let method = Json::from_string(self.method.as_str());
+        let headers = Json::from_entries(headers);
+        let url = Json::from_owned_string(self.url);
+        match self.data {
+            Payload::Json(data) => {
+                let data = if data.is_null() { Json::from_entries(Vec::new()) } else { data };
+                Payload::Json(Json::from_entries(vec![
+                    ("method".into(), method),
+                    ("headers".into(), headers),
+                    ("data".into(), data),
+                    ("url".into(), url),
+                ]))
+            }
+            data => Payload::Object(vec![
+                ("method".into(), Payload::Json(method)),
+                ("headers".into(), Payload::Json(headers)),
+                ("data".into(), data),
+                ("url".into(), Payload::Json(url)),
+            ]),
+        }
     }
 }
 
@@ -470,11 +510,11 @@ mod tests {
         let req = Request::new(Method::Post, "/echo").header("x-foo", "local").data(json!({"name":"bob","n":2}));
         let defaults = vec![("x-foo".to_owned(), "g".to_owned()), ("x-bar".to_owned(), "g".to_owned())];
         assert_eq!(
-            req.envelope(&defaults).to_string(),
+            req.envelope(&defaults).into_json().unwrap().to_string(),
             r#"{"method":"post","headers":{"x-foo":"local","x-bar":"g"},"data":{"name":"bob","n":2},"url":"/echo"}"#
         );
         assert_eq!(
-            Request::new(Method::Get, "/hello").envelope(&[]).to_string(),
+            Request::new(Method::Get, "/hello").envelope(&[]).into_json().unwrap().to_string(),
             r#"{"method":"get","headers":{},"data":{},"url":"/hello"}"#
         );
     }
