@@ -101,6 +101,9 @@ function materialize(value, vars) {
     if (Object.prototype.hasOwnProperty.call(value, '$repeat')) {
       return new Array(value.times + 1).join(value.$repeat);
     }
+    if (Object.prototype.hasOwnProperty.call(value, '$bytes')) {
+      return Buffer.from(value.$bytes);   // socket.io sends a Buffer as a binary attachment
+    }
     var out = {};
     Object.keys(value).forEach(function (k) { out[k] = materialize(value[k], vars); });
     return out;

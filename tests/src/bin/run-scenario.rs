@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use sails_io::{EioVersion, Error, Jwr, Method, Request, SailsSocket};
+use sails_io::{EioVersion, Error, Jwr, Method, Payload, Request, SailsSocket};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
@@ -210,7 +210,8 @@ fn js_string(value: &Value) -> String {
 }
 
 /// `{"$repeat": "ab", "times": 3}` becomes `"ababab"`; `{{var}}` is substituted in strings (a string
-/// that is exactly `"{{var}}"` keeps the saved value's type).
+/// that is exactly `"{{var}}"` keeps the saved value's type). `{"$bytes": [1, 2]}` is checked and kept:
+/// [`request_data`] turns it into binary data.
 fn materialize(value: &Value, vars: &Vars) -> Result<Value, String> {
     match value {
         Value::String(s) => {
@@ -244,6 +245,10 @@ fn materialize(value: &Value, vars: &Vars) -> Result<Value, String> {
                 let times = usize::try_from(times).map_err(|_| "`times` is too large".to_owned())?;
                 return Ok(Value::String(rep.repeat(times)));
             }
+            if map.contains_key("$bytes") {
+                bytes_of(value)?;
+                return Ok(value.clone());
+            }
             let mut out = Map::new();
             for (k, v) in map {
                 out.insert(k.clone(), materialize(v, vars)?);
@@ -251,6 +256,40 @@ fn materialize(value: &Value, vars: &Vars) -> Result<Value, String> {
             Ok(Value::Object(out))
         }
         other => Ok(other.clone()),
+    }
+}
+
+/// The bytes of a `{"$bytes": [0–255, …]}` object, `None` for any other value.
+fn bytes_of(value: &Value) -> Result<Option<Vec<u8>>, String> {
+    let Some(list) = value.as_object().and_then(|m| m.get("$bytes")) else { return Ok(None) };
+    let bad = || "$bytes must be an array of integers 0-255".to_owned();
+    let items = list.as_array().ok_or_else(bad)?;
+    items
+        .iter()
+        .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()).ok_or_else(bad))
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
+/// Request data with every `{"$bytes": […]}` as a binary attachment (what sails.io.js sends for a `Buffer`).
+fn request_data(value: Value) -> Payload {
+    fn has_bytes(v: &Value) -> bool {
+        match v {
+            Value::Object(m) => m.contains_key("$bytes") || m.values().any(has_bytes),
+            Value::Array(items) => items.iter().any(has_bytes),
+            _ => false,
+        }
+    }
+    if !has_bytes(&value) {
+        return Payload::Json(value);
+    }
+    if let Ok(Some(bytes)) = bytes_of(&value) {
+        return Payload::Binary(bytes);
+    }
+    match value {
+        Value::Object(m) => Payload::Object(m.into_iter().map(|(k, v)| (k, request_data(v))).collect()),
+        Value::Array(items) => Payload::Array(items.into_iter().map(request_data).collect()),
+        other => Payload::Json(other),
     }
 }
 
@@ -461,7 +500,7 @@ impl Runner {
         };
         let mut request = Request::new(method, url);
         if let Some(data) = data {
-            request = request.data(data);
+            request = request.data(request_data(data));
         }
         for (k, v) in headers {
             request = request.header(k, v);
