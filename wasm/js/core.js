@@ -23,6 +23,36 @@ var USAGE = 'Usage:\n' +
 
 var DISCONNECTED_MESSAGE = 'The socket disconnected before the request completed.';
 
+// Request data or ack arguments as JSON text plus the binary values found in them (ArrayBuffer, typed
+// arrays, node Buffers), each replaced by a reference to its index; the Rust core sends them as Socket.IO
+// attachments. The replacer looks at `this[key]`, the value before `toJSON` (a Buffer's toJSON would hide
+// it). Blobs cannot be read synchronously: refused rather than sent as `{}`.
+function encodeJson(value) {
+  var attachments = [];
+  var json = JSON.stringify(value, function (key, v) {
+    var raw = this[key];
+    if (raw && typeof raw === 'object' && typeof ArrayBuffer !== 'undefined') {
+      if (raw instanceof ArrayBuffer) raw = new Uint8Array(raw);
+      if (ArrayBuffer.isView(raw)) {
+        attachments.push(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength));
+        return { _placeholder: true, num: attachments.length - 1 };
+      }
+      if (typeof Blob !== 'undefined' && raw instanceof Blob) {
+        throw new Error('sails-io-wasm: a Blob or File cannot be sent as is; pass `await blob.arrayBuffer()`');
+      }
+    }
+    return v;
+  });
+  // Passed to the driver end to end, with their lengths.
+  var total = 0;
+  var lengths = new Uint32Array(attachments.length);
+  attachments.forEach(function (a, i) { lengths[i] = a.length; total += a.length; });
+  var bytes = new Uint8Array(total);
+  var at = 0;
+  attachments.forEach(function (a) { bytes.set(a, at); at += a.length; });
+  return { json: json, bytes: bytes, lengths: lengths };
+}
+
 // env: { Driver, ready: Promise | null, platform: 'node' | 'browser', openWebSocket(url, headers),
 //        scriptUrl, toBuffer(arrayBuffer) | null }
 function createIo(env) {
@@ -289,7 +319,8 @@ function createIo(env) {
         if (typeof c === 'number') {
           var driver = self._driver;
           args = args.concat([function () {
-            driver.ack(c, JSON.stringify(Array.prototype.slice.call(arguments)));
+            var encoded = encodeJson(Array.prototype.slice.call(arguments));
+            driver.ack(c, encoded.json, encoded.bytes, encoded.lengths);
           }]);
         }
         if (env.toBuffer) args = buffers(args);
@@ -394,8 +425,9 @@ function createIo(env) {
       promise = new Promise(function (resolve, reject) { entry.resolve = resolve; entry.reject = reject; });
     }
     var timeout = typeof options.timeout === 'number' ? options.timeout : -1;
+    var data = encodeJson(options.params || options.data || {});
     this._send(options.method || 'get', options.url, JSON.stringify(options.headers || {}),
-      JSON.stringify(options.params || options.data || {}), timeout, entry, false);
+      data, timeout, entry, false);
     return promise;
   };
 
@@ -406,7 +438,7 @@ function createIo(env) {
     }
     var id;
     try {
-      id = this._driver.request(method, url, headers, data, timeout);
+      id = this._driver.request(method, url, headers, data.json, timeout, data.bytes, data.lengths);
     } catch (e) {
       if (!late) throw new Error(e.message);
       return finish(entry, null, new Error(e.message));

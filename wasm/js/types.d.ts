@@ -42,9 +42,12 @@ export interface RequestOptions {
   /** `get` (default), `post`, `put`, `patch`, `delete`, `options` or `head`, in any case. */
   method?: string;
   headers?: Record<string, string>;
-  /** The parameters/body; an alias of `data`. */
+  /**
+   * The parameters/body; an alias of `data`. `ArrayBuffer`s, typed arrays and node `Buffer`s inside it
+   * are sent as binary attachments (Sails hands each to the action as an array of byte values).
+   */
   params?: object;
-  /** The parameters/body; an alias of `params`. */
+  /** The parameters/body; an alias of `params` (binary values as for `params`). */
   data?: object;
   /** sails-io-wasm: fail the request if no response arrives within this many ms. */
   timeout?: number;

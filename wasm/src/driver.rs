@@ -107,17 +107,31 @@ impl Driver {
         pump(&self.inner);
     }
 
-    /// Sends (or queues) a request; returns its id, which the `response` event carries.
-    pub fn request(&self, method: &str, url: &str, headers: &str, data: &str, timeout_ms: f64) -> Result<f64, JsError> {
-        let request = options::request(method, url, headers, data, timeout_ms).map_err(js_err)?;
+    /// Sends (or queues) a request; returns its id, which the `response` event carries. The data's
+    /// placeholders refer to the attachments, passed end to end in `bytes` with their `lengths`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn request(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &str,
+        data: &str,
+        timeout_ms: f64,
+        bytes: &[u8],
+        lengths: &[u32],
+    ) -> Result<f64, JsError> {
+        let attachments = options::split_attachments(bytes, lengths).map_err(js_err)?;
+        let request = options::request(method, url, headers, data, timeout_ms, &attachments).map_err(js_err)?;
         let id = self.inner.borrow_mut().conn.request(request, Instant::now()).map_err(js_err)?;
         pump(&self.inner);
         Ok(id.0 as f64)
     }
 
-    /// Answers a server event that asked for an ack; `args` is a JSON array.
-    pub fn ack(&self, ack_id: f64, args: &str) -> Result<(), JsError> {
-        let args = json_args(args)?;
+    /// Answers a server event that asked for an ack; `args` is a JSON array whose placeholders refer to
+    /// attachments passed as for [`request`](Self::request).
+    pub fn ack(&self, ack_id: f64, args: &str, bytes: &[u8], lengths: &[u32]) -> Result<(), JsError> {
+        let attachments = options::split_attachments(bytes, lengths).map_err(js_err)?;
+        let args = json_args(args, &attachments)?;
         self.inner.borrow_mut().conn.ack(ack_id as u64, args);
         pump(&self.inner);
         Ok(())
@@ -125,7 +139,7 @@ impl Driver {
 
     /// Emits a custom event (not a Sails request); false when not connected.
     pub fn emit(&self, name: &str, args: &str) -> Result<bool, JsError> {
-        let args = json_args(args)?;
+        let args = json_args(args, &[])?;
         let sent = self.inner.borrow_mut().conn.emit(name, args);
         pump(&self.inner);
         Ok(sent)
@@ -156,9 +170,12 @@ impl Driver {
     }
 }
 
-fn json_args(args: &str) -> Result<Vec<Payload>, JsError> {
+fn json_args(args: &str, attachments: &[Vec<u8>]) -> Result<Vec<Payload>, JsError> {
     match Json::parse(args).map(|v| v.items()) {
-        Ok(Some(items)) => Ok(items.into_iter().map(Payload::Json).collect()),
+        Ok(Some(items)) => items
+            .into_iter()
+            .map(|item| options::with_attachments(item, attachments).map_err(|e| JsError::new(&e.to_string())))
+            .collect(),
         Ok(None) => Err(JsError::new("arguments must be a JSON array")),
         Err(e) => Err(JsError::new(&e)),
     }

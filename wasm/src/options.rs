@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sails_io::protocol::json::{quoted, Json, JsonExt};
 use sails_io::protocol::sails::{handshake_url_from_parts, SdkInfo, SDK_PROTOCOL_VERSION};
-use sails_io::{Config, EioVersion, Error, Method, Reconnection, Request};
+use sails_io::{Config, EioVersion, Error, Method, Payload, ProtocolError, Reconnection, Request};
 
 /// The connection settings of one socket, as the JS layer resolved them from `io.sails` and the
 /// per-socket options (a JSON object; absent or `null` fields keep socket.io-client's defaults):
@@ -126,14 +126,16 @@ pub fn split_url(url: &str) -> Result<(&str, &str, &str), Error> {
 }
 
 /// Builds a request from what `socket.request()` was given after the JS layer's sails.io.js-style
-/// argument checks: the method name (any case), the URL, the headers object and body as JSON text, and
-/// a timeout in ms (negative or NaN: the socket's default).
+/// argument checks: the method name (any case), the URL, the headers object and body as JSON text, a
+/// timeout in ms (negative or NaN: the socket's default), and the binary values of the body, which the
+/// JSON refers to as `{"_placeholder":true,"num":index}` (see [`with_attachments`]).
 pub fn request(
     method: &str,
     url: &str,
     headers_json: &str,
     data_json: &str,
     timeout_ms: f64,
+    attachments: &[Vec<u8>],
 ) -> Result<Request, Error> {
     let method: Method = method.parse()?;
     let bad = |what: &str, e: String| Error::InvalidRequest(format!("invalid `{what}`: {e}"));
@@ -145,6 +147,7 @@ pub fn request(
             .ok_or_else(|| Error::InvalidRequest("invalid `headers`: expected a JSON object".into()))?,
     };
     let data = if data_json.is_empty() { Json::null() } else { Json::parse(data_json).map_err(|e| bad("data", e))? };
+    let data = with_attachments(data, attachments).map_err(|e| bad("data", e.to_string()))?;
     let mut req = Request::new(method, url).data(data);
     req.headers = headers(header_entries);
     if let Some(t) = millis(Some(timeout_ms)) {
@@ -152,6 +155,35 @@ pub fn request(
     }
     req.validate()?;
     Ok(req)
+}
+
+/// JSON from the JS layer with its binary values put back: the JS layer replaced each `ArrayBuffer`,
+/// typed array or `Buffer` by `{"_placeholder":true,"num":index}` into `attachments`. Without
+/// attachments the JSON is taken as it is (as socket.io does, a placeholder-shaped object in plain JSON is
+/// just an object).
+pub fn with_attachments(json: Json, attachments: &[Vec<u8>]) -> Result<Payload, ProtocolError> {
+    if attachments.is_empty() {
+        Ok(Payload::Json(json))
+    } else {
+        Payload::reconstruct(json, attachments)
+    }
+}
+
+/// The attachments the JS layer passed end to end in `bytes`, cut at `lengths`.
+pub fn split_attachments(mut bytes: &[u8], lengths: &[u32]) -> Result<Vec<Vec<u8>>, Error> {
+    let mut out = Vec::with_capacity(lengths.len());
+    for &len in lengths {
+        let (head, rest) = bytes
+            .split_at_checked(len as usize)
+            .ok_or_else(|| Error::InvalidRequest("attachment lengths exceed the bytes given".into()))?;
+        out.push(head.to_vec());
+        bytes = rest;
+    }
+    if bytes.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::InvalidRequest("attachment lengths do not cover the bytes given".into()))
+    }
 }
 
 /// How the JS layer reports a request that ended without a response.
@@ -237,18 +269,45 @@ mod tests {
 
     #[test]
     fn requests_are_built_and_checked() {
-        let r = request("POST", "/echo", r#"{"x-a":"1"}"#, r#"{"n":1}"#, 1500.0).unwrap();
+        let r = request("POST", "/echo", r#"{"x-a":"1"}"#, r#"{"n":1}"#, 1500.0, &[]).unwrap();
         assert_eq!(r.method, Method::Post);
         assert_eq!(r.headers, vec![("x-a".into(), "1".into())]);
-        assert_eq!(r.data.text(), r#"{"n":1}"#);
+        assert_eq!(r.data.as_json().map(|d| d.text().into_owned()).as_deref(), Some(r#"{"n":1}"#));
         assert_eq!(r.timeout, Some(Duration::from_millis(1500)));
-        let r = request("get", "/a", "", "", f64::NAN).unwrap();
-        assert_eq!((r.data.is_null(), r.timeout), (true, None));
-        assert_eq!(r.envelope(&[]).to_string(), r#"{"method":"get","headers":{},"data":{},"url":"/a"}"#);
-        assert!(request("trace", "/a", "", "", -1.0).is_err());
-        assert!(request("get", "/a", "", "\"str\"", -1.0).is_err());
-        assert!(request("get", "/a", "[", "", -1.0).is_err());
-        assert!(request("get", "/a", "[1]", "", -1.0).is_err());
+        let r = request("get", "/a", "", "", f64::NAN, &[]).unwrap();
+        assert_eq!((r.data.as_json().is_some_and(|d| d.is_null()), r.timeout), (true, None));
+        assert_eq!(
+            r.envelope(&[]).into_json().map(|e| e.text().into_owned()).as_deref(),
+            Some(r#"{"method":"get","headers":{},"data":{},"url":"/a"}"#)
+        );
+        assert!(request("trace", "/a", "", "", -1.0, &[]).is_err());
+        assert!(request("get", "/a", "", "\"str\"", -1.0, &[]).is_err());
+        assert!(request("get", "/a", "[", "", -1.0, &[]).is_err());
+        assert!(request("get", "/a", "[1]", "", -1.0, &[]).is_err());
+    }
+
+    #[test]
+    fn binary_values_come_back_from_their_placeholders() {
+        let data = r#"{"name":"a.png","file":{"_placeholder":true,"num":0},"parts":[{"_placeholder":true,"num":1},2]}"#;
+        let r = request("post", "/up", "", data, -1.0, &[vec![0x89, 0x50], vec![1]]).unwrap();
+        let Payload::Object(entries) = &r.data else { panic!("{:?}", r.data) };
+        assert_eq!(entries[1], ("file".to_owned(), Payload::Binary(vec![0x89, 0x50])));
+        let Payload::Array(parts) = &entries[2].1 else { panic!("{entries:?}") };
+        assert_eq!(parts[0], Payload::Binary(vec![1]));
+        // Without attachments a placeholder-shaped object is plain JSON.
+        let r = request("post", "/up", "", r#"{"f":{"_placeholder":true,"num":0}}"#, -1.0, &[]).unwrap();
+        assert!(r.data.as_json().is_some());
+        // A reference to an attachment that is not there, or binary data as the whole body, is refused.
+        assert!(request("post", "/up", "", r#"{"f":{"_placeholder":true,"num":3}}"#, -1.0, &[vec![1]]).is_err());
+        assert!(request("post", "/up", "", r#"{"_placeholder":true,"num":0}"#, -1.0, &[vec![1]]).is_err());
+    }
+
+    #[test]
+    fn attachments_are_cut_at_their_lengths() {
+        assert_eq!(split_attachments(&[1, 2, 3], &[2, 0, 1]).unwrap(), vec![vec![1, 2], vec![], vec![3]]);
+        assert_eq!(split_attachments(&[], &[]).unwrap(), Vec::<Vec<u8>>::new());
+        assert!(split_attachments(&[1, 2], &[3]).is_err());
+        assert!(split_attachments(&[1, 2], &[1]).is_err());
     }
 
     #[test]

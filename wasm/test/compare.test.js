@@ -21,6 +21,8 @@ function shape(body, jwr) {
 const CALLS = [
   ['get', '/hello'],
   ['post', '/echo', { a: 1, list: [1, 2, 3], nested: { s: 'x' } }],
+  // Binary attachments (socket.io-client 2 sends Buffers and ArrayBuffers as binary).
+  ['post', '/echo', { name: 'logo.png', file: Buffer.from([137, 80, 78, 71]), raw: new Uint8Array([5, 6]).buffer, parts: [Buffer.from([1]), 2] }],
   ['put', '/echo', { b: true }],
   ['patch', '/echo', { c: null }],
   ['delete', '/echo'],

@@ -90,6 +90,23 @@ test('requests return Promises without a callback', async () => {
   });
 });
 
+test('binary values in request data go out as attachments; Blobs are refused', async () => {
+  const socket = wasmIo().sails.connect(stub.url);
+  const bytes = new Uint8Array([9, 8, 7, 6]);
+  const jwr = await socket.post('/echo', {
+    buf: Buffer.from([1, 2]),
+    ab: new Uint8Array([3]).buffer,
+    view: bytes.subarray(1, 3), // only the view's bytes
+    list: [new Uint16Array([0x0201]), 'x'],
+  });
+  // Sails hands the action each attachment as an array of its bytes.
+  assert.deepStrictEqual(jwr.body.body, { buf: [1, 2], ab: [3], view: [8, 7], list: [[1, 2], 'x'] });
+  assert.throws(() => socket.post('/echo', { f: new Blob(['x']) }), /Blob or File cannot be sent as is/);
+  // Binary data as the whole body is not a dictionary: refused like a string body.
+  assert.throws(() => socket.post('/echo', new Uint8Array([1])), /invalid `data`/);
+  socket.disconnect();
+});
+
 test('request timeouts (per request and per socket)', async () => {
   const io = wasmIo();
   // A port nothing listens on: the connection fails, the requests wait in the queue until their deadline.

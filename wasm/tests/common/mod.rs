@@ -87,7 +87,7 @@ fn connected(platform: &str) -> Harness {
 pub async fn request_and_response(platform: &str) {
     let h = connected(platform);
     // Sent before the connection is up: queued by the core, then sent.
-    let id = h.driver.request("get", "/hello", "", "", -1.0).unwrap();
+    let id = h.driver.request("get", "/hello", "", "", -1.0, &[], &[]).unwrap();
     let r = h.response(id).await;
     assert_eq!(get(&r, "statusCode").as_f64(), Some(200.0));
     assert_eq!(json(&get(&r, "body")), r#"{"hello":"world"}"#);
@@ -97,14 +97,20 @@ pub async fn request_and_response(platform: &str) {
     let connect = h.wait("connect", |e| e.kind == "connect").await;
     assert_eq!(connect.a.as_string(), h.driver.id());
 
-    let id = h.driver.request("POST", "/echo", r#"{"x-test":"yes"}"#, r#"{"n":1}"#, -1.0).unwrap();
+    let id = h.driver.request("POST", "/echo", r#"{"x-test":"yes"}"#, r#"{"n":1}"#, -1.0, &[], &[]).unwrap();
     let r = h.response(id).await;
     let body = get(&r, "body");
     assert_eq!(get(&body, "method").as_string().as_deref(), Some("POST"));
     assert_eq!(json(&get(&body, "body")), r#"{"n":1}"#);
     assert_eq!(get(&get(&body, "headers"), "x-test").as_string().as_deref(), Some("yes"));
 
-    let id = h.driver.request("get", "/nope", "", "", -1.0).unwrap();
+    // Binary values: the data refers to them by placeholder, they travel as attachments.
+    let data = r#"{"file":{"_placeholder":true,"num":0},"n":2,"e":{"_placeholder":true,"num":1}}"#;
+    let id = h.driver.request("post", "/echo", "", data, -1.0, &[0x89, 0x50], &[2, 0]).unwrap();
+    let r = h.response(id).await;
+    assert_eq!(json(&get(&get(&r, "body"), "body")), r#"{"file":[137,80],"n":2,"e":[]}"#);
+
+    let id = h.driver.request("get", "/nope", "", "", -1.0, &[], &[]).unwrap();
     let r = h.response(id).await;
     assert_eq!(get(&r, "statusCode").as_f64(), Some(404.0));
     assert_eq!(
@@ -116,7 +122,7 @@ pub async fn request_and_response(platform: &str) {
 
 pub async fn server_events(platform: &str) {
     let h = connected(platform);
-    let id = h.driver.request("post", "/blast", "", r#"{"n":42}"#, -1.0).unwrap();
+    let id = h.driver.request("post", "/blast", "", r#"{"n":42}"#, -1.0, &[], &[]).unwrap();
     let ev = h.wait("announcement", |e| e.kind == "event" && e.a.as_string().as_deref() == Some("announcement")).await;
     let args: js_sys::Array = ev.b.clone().unchecked_into();
     assert_eq!(json(&args.get(0)), r#"{"n":42}"#);
@@ -128,7 +134,7 @@ pub async fn server_events(platform: &str) {
 pub async fn disconnect_fails_requests_in_flight(platform: &str) {
     let h = connected(platform);
     h.wait("connect", |e| e.kind == "connect").await;
-    let id = h.driver.request("get", "/hello", "", "", -1.0).unwrap();
+    let id = h.driver.request("get", "/hello", "", "", -1.0, &[], &[]).unwrap();
     h.driver.disconnect();
     assert!(!h.driver.is_connected());
     let r = h.response(id).await;
@@ -137,7 +143,7 @@ pub async fn disconnect_fails_requests_in_flight(platform: &str) {
     assert_eq!(d.a.as_string().as_deref(), Some("io client disconnect"));
     // A new session after a disconnect.
     h.driver.connect();
-    let id = h.driver.request("get", "/hello", "", "", -1.0).unwrap();
+    let id = h.driver.request("get", "/hello", "", "", -1.0, &[], &[]).unwrap();
     assert_eq!(get(&h.response(id).await, "statusCode").as_f64(), Some(200.0));
     assert_eq!(h.events.borrow().iter().filter(|e| e.kind == "connect").count(), 2);
     h.driver.close();
@@ -146,12 +152,12 @@ pub async fn disconnect_fails_requests_in_flight(platform: &str) {
 pub async fn request_timeout() {
     // Never connected: the request waits in the queue until its own deadline.
     let h = harness(r#"{"url":"http://127.0.0.1:9"}"#);
-    let id = h.driver.request("get", "/hello", "", "", 30.0).unwrap();
+    let id = h.driver.request("get", "/hello", "", "", 30.0, &[], &[]).unwrap();
     let r = h.response(id).await;
     assert_eq!(get(&r, "kind").as_string().as_deref(), Some("timeout"));
     // The default timeout from the options applies too.
     let h = harness(r#"{"url":"http://127.0.0.1:9","requestTimeout":20}"#);
-    let id = h.driver.request("get", "/hello", "", "", -1.0).unwrap();
+    let id = h.driver.request("get", "/hello", "", "", -1.0, &[], &[]).unwrap();
     assert_eq!(get(&h.response(id).await, "kind").as_string().as_deref(), Some("timeout"));
 }
 
@@ -185,8 +191,8 @@ pub fn invalid_options_and_requests() {
     assert!(bad(r#"{"url":"http://h/namespace"}"#));
     assert!(bad(r#"{"url":"ftp://h"}"#));
     let h = harness(r#"{"url":"http://127.0.0.1:9"}"#);
-    assert!(h.driver.request("trace", "/", "", "", -1.0).is_err());
-    assert!(h.driver.request("get", "/", "", "\"text\"", -1.0).is_err());
+    assert!(h.driver.request("trace", "/", "", "", -1.0, &[], &[]).is_err());
+    assert!(h.driver.request("get", "/", "", "\"text\"", -1.0, &[], &[]).is_err());
     assert_eq!(
         h.driver.url(),
         "ws://127.0.0.1:9/socket.io/?__sails_io_sdk_version=1.2.1&__sails_io_sdk_platform=browser&__sails_io_sdk_language=javascript&EIO=3&transport=websocket"
