@@ -1,12 +1,15 @@
 //! The conformance app (issue 4): the routes the real Sails app in `tests/interop/` also serves.
 
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::{any, get, post};
 use axum::{Extension, Router};
+use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
 use serde_json::{json, Map, Value};
+use socketioxide::AckError;
 
 use crate::pubsub::ModelPubSub;
 use crate::res::{self, Res, SailsReq, ServerError};
@@ -58,6 +61,7 @@ pub fn router() -> Router {
         .route("/rooms/{room}/say", post(say))
         .route("/blast", post(blast))
         .route("/me/id", get(me_id))
+        .route("/ask", post(ask))
         .route("/pet", get(pet_find).post(pet_create))
         .route("/pet/{id}", get(pet_find_one).patch(pet_update).put(pet_update).delete(pet_destroy))
         .layer(Extension(pets))
@@ -185,6 +189,48 @@ async fn me_id(req: SailsReq) -> Response {
     match &req.socket {
         Some(s) => res::ok(&json!({"id": Sockets::get_id(s)})),
         None => socket_only(),
+    }
+}
+
+/// `POST /ask`: sends the requesting socket a `question` event carrying the request body and asking for
+/// an ack, and answers `{answer: [the ack's arguments]}` (504 `{error: "no answer"}` after 2 s).
+async fn ask(req: SailsReq) -> Response {
+    let Some(sock) = &req.socket else {
+        return socket_only();
+    };
+    let question = req.body.clone().unwrap_or(Value::Null);
+    let no_answer = || Res::new().status(504).json(&json!({"error": "no answer"}));
+    let Ok(ack) = sock.socket.timeout(Duration::from_secs(2)).emit_with_ack::<_, AckArgs>("question", &question) else {
+        return no_answer();
+    };
+    match ack.await {
+        Ok(AckArgs(answer)) => res::ok(&json!({ "answer": answer })),
+        Err(AckError::Timeout) => no_answer(),
+        Err(e) => ServerError(format!("the answer could not be read: {e}")).into_response(),
+    }
+}
+
+/// Every argument of an ack. socketioxide gives a type that does not deserialize as a tuple only the
+/// first argument; this one asks for a tuple of any length, so it gets the whole list.
+struct AckArgs(Vec<Value>);
+
+impl<'de> Deserialize<'de> for AckArgs {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Args;
+        impl<'de> Visitor<'de> for Args {
+            type Value = AckArgs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("the arguments of an ack")
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<AckArgs, S::Error> {
+                let mut args = Vec::new();
+                while let Some(arg) = seq.next_element()? {
+                    args.push(arg);
+                }
+                Ok(AckArgs(args))
+            }
+        }
+        deserializer.deserialize_tuple(usize::MAX, Args)
     }
 }
 

@@ -182,6 +182,34 @@ async fn http_login_and_socket_share_one_session_through_the_cookie_jar() {
 }
 
 #[tokio::test]
+async fn a_server_event_asking_for_an_ack_is_answered() {
+    let server = start().await;
+    for eio in [EioVersion::V3, EioVersion::V4] {
+        let socket = connect(&server, eio).await;
+        let mut events = socket.events();
+        // POST /ask sends this socket `question` with an ack and answers with the ack's arguments.
+        let asked = tokio::spawn({
+            let socket = socket.clone();
+            async move { socket.post("/ask", &json!({"q": 1})).await }
+        });
+        let question = loop {
+            let event = tokio::time::timeout(T, events.next()).await.expect("event in time").expect("stream open");
+            if let SocketEvent::Server(e) = event {
+                if e.name == "question" {
+                    break e;
+                }
+            }
+        };
+        assert_eq!(question.json_value(), json!({"q": 1}));
+        question.ack(vec![Payload::Json(json!({"got": 1})), Payload::Json(json!("two"))]).unwrap();
+        let jwr = asked.await.unwrap().unwrap();
+        assert_eq!(jwr.body_json().unwrap(), &json!({"answer": [{"got": 1}, "two"]}), "{eio:?}");
+        socket.disconnect().await.unwrap();
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn rooms_blast_and_pubsub_across_sockets() {
     let server = start().await;
     let a = connect(&server, EioVersion::V3).await;

@@ -80,6 +80,18 @@ async function runBoth(server, t) {
       assert.deepStrictEqual(b, a);
       assert.deepStrictEqual(b, [{ hello: 'all', n: [1, 2] }]);
     });
+    await t.test('a server event that asks for an ack is answered the same way', async () => {
+      // POST /ask sends the requesting socket `question` with an ack and answers with the ack's arguments.
+      const questions = [[], []];
+      [ref, mine].forEach((s, i) => s.on('question', (q, ack) => {
+        questions[i].push(q);
+        ack({ got: q, n: [1, 2] }, 'two');
+      }));
+      const [a, b] = await Promise.all([call(ref, 'post', '/ask', { q: 1 }), call(mine, 'post', '/ask', { q: 1 })]);
+      assert.deepStrictEqual(shape(...b), shape(...a));
+      assert.deepStrictEqual(b[0], { answer: [{ got: { q: 1 }, n: [1, 2] }, 'two'] });
+      assert.deepStrictEqual(questions[1], questions[0]);
+    });
     await t.test('a request in flight when the socket disconnects fails the same way', async () => {
       const pending = [call(ref, 'get', '/hello'), call(mine, 'get', '/hello')];
       const disconnects = [once(ref, 'disconnect'), once(mine, 'disconnect')];

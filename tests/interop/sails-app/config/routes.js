@@ -18,7 +18,8 @@ module.exports.routes = {
   'POST /rooms/:room/leave': 'ConformanceController.leave',
   'POST /rooms/:room/say': 'ConformanceController.say',
   'POST /blast': 'ConformanceController.blast',
-  'GET /me/id': 'ConformanceController.meId'
+  'GET /me/id': 'ConformanceController.meId',
+  'POST /ask': 'ConformanceController.ask'
 };
 
 // Extra routes for the fault tests only (tests/tests/faults.rs); absent from conformance runs.

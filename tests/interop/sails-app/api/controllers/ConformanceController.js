@@ -100,6 +100,26 @@ module.exports = {
     return res.json({ ok: true });
   },
 
+  // Sends the requesting socket a `question` event that asks for an ack (socket.io's own
+  // `emit(event, data, callback)`) and answers with the arguments the client acknowledged with.
+  ask: function (req, res) {
+    if (!req.isSocket) {
+      return res.badRequest({ error: 'socket requests only' });
+    }
+    var done = false;
+    var timer = setTimeout(function () {
+      if (done) { return; }
+      done = true;
+      return res.status(504).json({ error: 'no answer' });
+    }, 2000);
+    req.socket.emit('question', req.body, function () {
+      if (done) { return; }
+      done = true;
+      clearTimeout(timer);
+      return res.json({ answer: Array.prototype.slice.call(arguments) });
+    });
+  },
+
   meId: function (req, res) {
     if (!req.isSocket) {
       return res.badRequest({ error: 'socket requests only' });
