@@ -151,6 +151,7 @@ function Runner(args, scenario) {
   this.io = loadSailsIo(args.eio, { verbose: args.verbose });
   this.defaults = Object.assign({ timeoutMs: 5000, settleMs: 150 }, scenario.defaults || {});
   this.eventNames = scenario.events || [];
+  this.acks = scenario.acks || {};
   this.sockets = {};   // name -> { sails, inbox, pending, connectWaiters }
   this.jars = {};      // name -> { cookieName: value }
   this.vars = {};
@@ -196,8 +197,11 @@ Runner.prototype.storeSetCookie = function (jarName, setCookie) {
 Runner.prototype.bindEvents = function (entry) {
   var self = this;
   self.eventNames.forEach(function (eventName) {
-    entry.sails.on(eventName, function (payload) {
+    var answer = self.acks[eventName];
+    entry.sails.on(eventName, function (payload, ack) {
       entry.inbox.push({ event: eventName, payload: payload === undefined ? null : JSON.parse(JSON.stringify(payload)) });
+      // A server event that asks for an ack gets the scenario's answer for that name.
+      if (answer && typeof ack === 'function') { ack.apply(null, answer.map(function (a) { return materialize(a, {}); })); }
     });
   });
   entry.connected = new Promise(function (resolve) {

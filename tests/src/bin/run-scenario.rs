@@ -388,6 +388,8 @@ struct Entry {
 struct Runner {
     args: Args,
     event_names: Vec<String>,
+    /// `acks`: event name -> the arguments to answer it with when the server asks for an ack.
+    acks: HashMap<String, Vec<Value>>,
     timeout_ms: u64,
     settle_ms: u64,
     sockets: HashMap<String, Entry>,
@@ -414,6 +416,11 @@ impl Runner {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
             .unwrap_or_default();
+        let mut acks = HashMap::new();
+        for (name, args) in scenario.get("acks").and_then(Value::as_object).into_iter().flatten() {
+            let args = args.as_array().ok_or_else(|| format!("acks.{name} must be an array of arguments"))?;
+            acks.insert(name.clone(), args.clone());
+        }
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -423,6 +430,7 @@ impl Runner {
         Ok(Runner {
             args,
             event_names,
+            acks,
             timeout_ms,
             settle_ms,
             sockets: HashMap::new(),
@@ -714,9 +722,16 @@ impl Runner {
         let inbox: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
         for event in &self.event_names {
             let (inbox, event_name) = (inbox.clone(), event.clone());
+            let answer: Option<Vec<Payload>> =
+                self.acks.get(event).map(|args| args.iter().cloned().map(request_data).collect());
             socket.on(event, move |ev| {
                 let payload = ev.as_server().map(|s| s.json_value()).unwrap_or(Value::Null);
                 lock(&inbox).push((event_name.clone(), payload));
+                if let (Some(server_event), Some(args)) = (ev.as_server(), &answer) {
+                    if server_event.wants_ack() {
+                        let _ = server_event.ack(args.clone());
+                    }
+                }
             });
         }
         self.sockets.insert(name.clone(), Entry { socket: socket.clone(), inbox, pending: Vec::new() });
