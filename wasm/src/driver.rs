@@ -14,17 +14,21 @@ use sails_io::protocol::json::{Json, JsonExt};
 use sails_io::{Error, Jwr, Payload};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
+use web_sys::{BinaryType, MessageEvent, WebSocket};
 use web_time::Instant;
 
 use crate::options;
 
+/// A WebSocket event handler. All three handlers take a plain `Event` (the message handler casts it), so
+/// wasm-bindgen generates the glue of one closure type instead of three.
+type Handler = Closure<dyn FnMut(web_sys::Event)>;
+
 /// The open WebSocket and the handlers attached to it.
 struct Transport {
     ws: WebSocket,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_error: Closure<dyn FnMut(web_sys::Event)>,
-    _on_close: Closure<dyn FnMut(CloseEvent)>,
+    _on_message: Handler,
+    _on_error: Handler,
+    _on_close: Handler,
 }
 
 impl Transport {
@@ -257,8 +261,8 @@ impl Inner {
         let weak = Rc::downgrade(rc);
         let on_message = {
             let weak = weak.clone();
-            Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-                let data = ev.data();
+            Handler::new(move |ev: web_sys::Event| {
+                let data = ev.unchecked_into::<MessageEvent>().data();
                 let frame = if let Some(text) = data.as_string() {
                     Frame::Text(text)
                 } else if let Some(buf) = data.dyn_ref::<ArrayBuffer>() {
@@ -271,7 +275,7 @@ impl Inner {
         };
         let on_error = {
             let weak = weak.clone();
-            Closure::<dyn FnMut(web_sys::Event)>::new(move |ev: web_sys::Event| {
+            Handler::new(move |ev: web_sys::Event| {
                 // Browsers pass a plain Event, node an ErrorEvent-like object: read `message` if there is one.
                 let message = Reflect::get(&ev, &JsValue::from_str("message"))
                     .ok()
@@ -286,7 +290,7 @@ impl Inner {
                 });
             })
         };
-        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_ev: CloseEvent| {
+        let on_close = Handler::new(move |_ev: web_sys::Event| {
             with_live(&weak, generation, |inner| {
                 inner.drop_transport();
                 inner.conn.transport_closed(None, Instant::now());
