@@ -104,28 +104,18 @@ if (instant.length) {
   targets.push(['1a, the client alone: native p50 against the scripted instant server / the floor', rx(t1aClient),
     (isFinite(t1aClient) && t1aClient <= 1.5 ? 'within 1.5×' : 'above 1.5×') + ' (not a target of the issue: it shows how much of 1a is the client)']);
 }
-var oursStubCt = med(group('rt', 'rust-ct', 'stub'), 'p50_us');
-if (isFinite(oursStubCt)) {
-  var t1aCt = ratio(oursStubCt, floorP50);
-  targets.push(['1a on a current-thread runtime: native p50 (stub) / the floor', rx(t1aCt), verdict(t1aCt <= 1.5)]);
+// The same target for a variant of the native client (another runtime, another caller), if measured.
+function variantTarget(label, client, server, peerP50, limit) {
+  var p50 = med(group('rt', client, server), 'p50_us');
+  if (!isFinite(p50)) { return; }
+  var r = ratio(p50, peerP50);
+  targets.push([label, rx(r), verdict(r <= limit)]);
 }
-var oursStubBlockOn = med(group('rt', 'rust-blockon', 'stub'), 'p50_us');
-if (isFinite(oursStubBlockOn)) {
-  var t1aBlockOn = ratio(oursStubBlockOn, floorP50);
-  targets.push(['1a called from `block_on`: native p50 (stub) / the floor', rx(t1aBlockOn), verdict(t1aBlockOn <= 1.5)]);
-}
+variantTarget('1a on a current-thread runtime: native p50 (stub) / the floor', 'rust-ct', 'stub', floorP50, 1.5);
+variantTarget('1a called from `block_on`: native p50 (stub) / the floor', 'rust-blockon', 'stub', floorP50, 1.5);
 targets.push(['1b. native p50 at most 0.3× sails.io.js (real Sails)', rx(t1b), verdict(isFinite(t1b) ? t1b <= 0.3 : undefined)]);
-var oursSailsCt = med(group('rt', 'rust-ct', 'sails'), 'p50_us');
-if (isFinite(oursSailsCt)) {
-  var t1bCt = ratio(oursSailsCt, jsSails);
-  targets.push(['1b on a current-thread runtime: native p50 / sails.io.js p50 (real Sails)', rx(t1bCt), verdict(t1bCt <= 0.3)]);
-}
-
-var oursSailsBlockOn = med(group('rt', 'rust-blockon', 'sails'), 'p50_us');
-if (isFinite(oursSailsBlockOn)) {
-  var t1bBlockOn = ratio(oursSailsBlockOn, jsSails);
-  targets.push(['1b called from `block_on`: native p50 / sails.io.js p50 (real Sails)', rx(t1bBlockOn), verdict(t1bBlockOn <= 0.3)]);
-}
+variantTarget('1b on a current-thread runtime: native p50 / sails.io.js p50 (real Sails)', 'rust-ct', 'sails', jsSails, 0.3);
+variantTarget('1b called from `block_on`: native p50 / sails.io.js p50 (real Sails)', 'rust-blockon', 'sails', jsSails, 0.3);
 
 // ---- 2. pipelined -------------------------------------------------------------------------
 p('### 2. Pipelined throughput, one socket, ' + (Math.max.apply(null, vals(group('pipe'), 'inflight').concat([0])) || 500) + ' requests in flight');
