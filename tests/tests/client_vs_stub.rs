@@ -11,7 +11,8 @@ use std::time::Duration;
 use axum::routing::post;
 use futures_util::StreamExt;
 use sails_io::{
-    DisconnectReason, EioVersion, Error, Method, ModelEvent, Payload, Reconnection, Request, SailsSocket, SocketEvent,
+    DisconnectReason, EioVersion, Error, Method, ModelEvent, Payload, Reconnection, Request, SailsSocket, ServerEvent,
+    SocketEvent,
 };
 use sails_io_stub::{Builder, RunningServer, SocketRequest};
 use serde_json::{json, Value};
@@ -45,11 +46,16 @@ async fn connect(server: &RunningServer, eio: EioVersion) -> SailsSocket {
 }
 
 async fn next_server_event(events: &mut sails_io::EventStream, name: &str) -> Value {
+    next_server_event_with_ack(events, name).await.json_value()
+}
+
+/// The next server event named `name`, whole (so that it can be acknowledged).
+async fn next_server_event_with_ack(events: &mut sails_io::EventStream, name: &str) -> ServerEvent {
     loop {
         let event = tokio::time::timeout(T, events.next()).await.expect("event in time").expect("stream open");
         if let SocketEvent::Server(e) = event {
             if e.name == name {
-                return e.json_value();
+                return e;
             }
         }
     }
@@ -192,14 +198,7 @@ async fn a_server_event_asking_for_an_ack_is_answered() {
             let socket = socket.clone();
             async move { socket.post("/ask", &json!({"q": 1})).await }
         });
-        let question = loop {
-            let event = tokio::time::timeout(T, events.next()).await.expect("event in time").expect("stream open");
-            if let SocketEvent::Server(e) = event {
-                if e.name == "question" {
-                    break e;
-                }
-            }
-        };
+        let question = next_server_event_with_ack(&mut events, "question").await;
         assert_eq!(question.json_value(), json!({"q": 1}));
         question.ack(vec![Payload::Json(json!({"got": 1})), Payload::Json(json!("two"))]).unwrap();
         let jwr = asked.await.unwrap().unwrap();
