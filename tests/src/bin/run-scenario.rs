@@ -389,7 +389,7 @@ struct Runner {
     args: Args,
     event_names: Vec<String>,
     /// `acks`: event name -> the arguments to answer it with when the server asks for an ack.
-    acks: HashMap<String, Vec<Value>>,
+    acks: HashMap<String, Vec<Payload>>,
     timeout_ms: u64,
     settle_ms: u64,
     sockets: HashMap<String, Entry>,
@@ -419,7 +419,13 @@ impl Runner {
         let mut acks = HashMap::new();
         for (name, args) in scenario.get("acks").and_then(Value::as_object).into_iter().flatten() {
             let args = args.as_array().ok_or_else(|| format!("acks.{name} must be an array of arguments"))?;
-            acks.insert(name.clone(), args.clone());
+            // Materialized like request data (`$repeat`, `$bytes`), as the node runner does; no variables.
+            let args = args
+                .iter()
+                .map(|a| materialize(a, &Vars::new()).map(request_data))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("acks.{name}: {e}"))?;
+            acks.insert(name.clone(), args);
         }
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -722,8 +728,7 @@ impl Runner {
         let inbox: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
         for event in &self.event_names {
             let (inbox, event_name) = (inbox.clone(), event.clone());
-            let answer: Option<Vec<Payload>> =
-                self.acks.get(event).map(|args| args.iter().cloned().map(request_data).collect());
+            let answer = self.acks.get(event).cloned();
             socket.on(event, move |ev| {
                 let payload = ev.as_server().map(|s| s.json_value()).unwrap_or(Value::Null);
                 lock(&inbox).push((event_name.clone(), payload));
