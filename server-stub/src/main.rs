@@ -46,11 +46,29 @@ struct Cli {
     /// Session cookie secret.
     #[arg(long)]
     session_secret: Option<String>,
+    /// Worker threads: 1 serves everything on one thread, as a Node process does (the lowest latency
+    /// per request and the most requests per socket); 0 uses one per CPU core.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let cli = Cli::parse();
+    let runtime = match cli.threads {
+        1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        0 => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build(),
+    };
+    match runtime {
+        Ok(runtime) => runtime.block_on(serve(cli)),
+        Err(e) => {
+            eprintln!("sails-io-stub: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn serve(cli: Cli) {
     let mut transports = Vec::new();
     for t in &cli.transports {
         match t.trim() {

@@ -259,10 +259,12 @@ async fn only_allow_origins() {
     assert!(raw_ws(&ws_url(&strict, "3", SDK_QUERY), &[]).await.is_err());
 }
 
-#[test]
-fn cli_prints_listening_line_with_real_port() {
+/// Starts the binary with `extra` flags, reads its `listening on` line and GETs `/hello` over HTTP.
+/// Returns the response and the process's thread count (Linux `/proc`; 0 elsewhere).
+fn cli_hello(extra: &[&str]) -> (String, usize) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sails-io-stub"))
         .args(["--port", "0", "--host", "127.0.0.1"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -283,7 +285,28 @@ fn cli_prints_listening_line_with_real_port() {
         s.read_to_string(&mut out).unwrap();
         out
     });
+    let threads = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .ok()
+        .and_then(|status| status.lines().find_map(|l| l.strip_prefix("Threads:").map(|n| n.trim().parse().unwrap())))
+        .unwrap_or(0);
     let _ = child.kill();
     let _ = child.wait();
-    assert!(body.unwrap().ends_with(r#"{"hello":"world"}"#));
+    (body.unwrap(), threads)
+}
+
+#[test]
+fn cli_prints_listening_line_with_real_port() {
+    assert!(cli_hello(&[]).0.ends_with(r#"{"hello":"world"}"#));
+}
+
+#[test]
+fn cli_serves_on_one_thread_or_on_several() {
+    for (flag, expected) in [("1", 1..=1), ("3", 4..=4), ("0", 2..=usize::MAX)] {
+        let (body, threads) = cli_hello(&["--threads", flag]);
+        assert!(body.ends_with(r#"{"hello":"world"}"#), "--threads {flag}: {body}");
+        if cfg!(target_os = "linux") {
+            // The main thread, plus the workers of a multi-thread runtime.
+            assert!(expected.contains(&threads), "--threads {flag}: {threads} threads");
+        }
+    }
 }

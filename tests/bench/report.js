@@ -64,7 +64,11 @@ var floorP50 = med(floor, 'p50_us');
 p('### 1. Request round trip, one socket, sequential (`GET /hello`)');
 p();
 p('Latencies in µs, throughput in requests/s; median over ' + (meta.repeats || '?') + ' repeats [min–max]. ' +
-  'Ratios: p50 of the row / p50 of the peer in the same run.');
+  'Ratios: p50 of the row / p50 of the peer in the same run. The server-stub runs on ' +
+  (meta.stub_threads === 1 ? 'one thread (`sails-io-stub`\'s default, `--threads 1`)' :
+    meta.stub_threads === 0 ? 'one worker thread per core (`--threads 0`)' :
+      meta.stub_threads > 1 ? meta.stub_threads + ' worker threads (`--threads ' + meta.stub_threads + '`)' :
+        'tokio\'s multi-thread runtime (runs before `--threads` existed)') + '.');
 p();
 var rtRows = [];
 rtRows.push(['raw tokio-tungstenite echo (floor)', 'echo server', spread(floor, 'p50_us'), spread(floor, 'p99_us'), spread(floor, 'rps'), '1.00×', '—']);

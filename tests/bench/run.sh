@@ -21,7 +21,8 @@
 # (OUT defaults to tests/bench/results/). Prints figures only: nothing here fails on a time.
 #
 # Knobs (environment): REPEATS (3), RT_N (2000 sequential requests per repeat), PIPE_N (20000),
-# INFLIGHT (500), STUB_INFLIGHT (100, a second pipelined row on the stub), SOCKETS (10000), ROUNDS (7 broadcasts), RPS_SOCKETS (100), RPS_SECS (5), CARGO_TARGET_DIR.
+# INFLIGHT (500), STUB_INFLIGHT (100, a second pipelined row on the stub), SOCKETS (10000), ROUNDS (7 broadcasts), RPS_SOCKETS (100), RPS_SECS (5),
+# STUB_THREADS (1), CARGO_TARGET_DIR.
 # Needs cargo, node and npm (the real app and sails.io.js install from their lockfiles on first use).
 set -euo pipefail
 
@@ -36,6 +37,8 @@ SOCKETS=${SOCKETS:-10000}
 ROUNDS=${ROUNDS:-7}
 RPS_SOCKETS=${RPS_SOCKETS:-100}
 RPS_SECS=${RPS_SECS:-5}
+# The stub's threads, as `sails-io-stub --threads` (1, its default: one thread, as Node serves Sails).
+export STUB_THREADS=${STUB_THREADS:-1}
 OUT=${OUT:-$here/results}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 bench=$CARGO_TARGET_DIR/release/sails-bench
@@ -131,8 +134,8 @@ node -e '
   console.log(JSON.stringify({ bench: "meta", date: new Date().toISOString(), nproc: os.cpus().length, cpu: cpu,
     mem_total_gib: Math.round(os.totalmem() / 1073741824 * 10) / 10, kernel: os.release(), node: process.version,
     repeats: Number(process.argv[1]), load_before: process.argv[2], wasm_note: process.argv[3], fd_limit: process.argv[4],
-    sockets: Number(process.argv[5]) }));
-' "$REPEATS" "$load_before" "$wasm_note" "$(ulimit -n)" "$SOCKETS" | record
+    sockets: Number(process.argv[5]), stub_threads: Number(process.argv[6]) }));
+' "$REPEATS" "$load_before" "$wasm_note" "$(ulimit -n)" "$SOCKETS" "$STUB_THREADS" | record
 
 for r in $(seq 1 "$REPEATS"); do
   say "repeat $r/$REPEATS: sequential round trips"

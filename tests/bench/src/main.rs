@@ -1,7 +1,8 @@
 //! `sails-bench`: the Rust side of `tests/bench/run.sh`.
 //!
 //! Server modes (each prints `listening on http://127.0.0.1:PORT` and serves until killed):
-//! - `stub`: the server-stub with the conformance app (what the `sails-io-stub` binary serves by default);
+//! - `stub`: the server-stub with the conformance app on one thread, as the `sails-io-stub` binary serves
+//!   it by default (`STUB_THREADS=N` as its `--threads N`: 0 = one worker per core);
 //! - `echo-server`: a raw tokio-tungstenite WebSocket echo server (the floor).
 //! - `instant-server`: a scripted EIO 3 Socket.IO server on tokio-tungstenite that answers every request
 //!   at once with a fixed JWR (`{"hello":"world"}`), with no routing, session or JSON parsing: the client's
@@ -638,9 +639,22 @@ fn current_thread_runtime() -> bool {
     std::env::var("RUNTIME").as_deref() == Ok("current-thread")
 }
 
+/// The runtime of the `stub` mode: what `sails-io-stub --threads N` builds, `N` from `STUB_THREADS`
+/// (default 1, the binary's default).
+fn stub_runtime() -> Result<tokio::runtime::Runtime, AnyError> {
+    let threads: usize = std::env::var("STUB_THREADS").map_or(Ok(1), |n| n.parse())?;
+    Ok(match threads {
+        1 => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+        0 => tokio::runtime::Builder::new_multi_thread().enable_all().build()?,
+        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build()?,
+    })
+}
+
 fn main() -> Result<(), AnyError> {
     let args = Args::parse()?;
-    let rt = if current_thread_runtime() {
+    let rt = if args.mode == "stub" {
+        stub_runtime()?
+    } else if current_thread_runtime() {
         tokio::runtime::Builder::new_current_thread().enable_all().build()?
     } else {
         tokio::runtime::Builder::new_multi_thread().enable_all().build()?
