@@ -3,6 +3,7 @@
 //! ```text
 //! sails-io request GET http://127.0.0.1:1337/hello
 //! sails-io request POST http://127.0.0.1:1337/echo?x=1 --data '{"a":1}' -H 'x-test: yes'
+//! sails-io request POST http://127.0.0.1:1337/upload --data @meta.json -F file=@photo.jpg -F kind=photo
 //! sails-io listen http://127.0.0.1:1337 --event said --request 'POST /rooms/lobby/join' --count 1
 //! ```
 //! `request` prints the JWR as one JSON line and exits 0 whenever a response arrived, whatever its
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
-use sails_io::{EioVersion, Error, Method, Request, SailsSocket, SailsSocketBuilder, SocketEvent};
+use sails_io::{EioVersion, Error, Method, Payload, Request, SailsSocket, SailsSocketBuilder, SocketEvent};
 use serde_json::{json, Value};
 use url::Url;
 
@@ -56,9 +57,14 @@ enum Command {
         method: String,
         /// The full URL, e.g. http://127.0.0.1:1337/echo?x=1 (the server part and the path are split as curl does).
         url: String,
-        /// The JSON body (an object or an array).
-        #[arg(long)]
+        /// The JSON body (an object or an array); `@FILE` reads it from a file, `@-` from stdin.
+        #[arg(short = 'd', long)]
         data: Option<String>,
+        /// A field of the body object, `NAME=VALUE` (a string) or `NAME=@FILE` (the file's bytes, sent as
+        /// a binary attachment as sails.io.js sends a Buffer; `@-` reads stdin). Repeatable; a field
+        /// replaces a key of the same name from --data.
+        #[arg(short = 'F', long = "field")]
+        fields: Vec<String>,
         /// A request header, `Name: value` (repeatable).
         #[arg(short = 'H', long = "header")]
         headers: Vec<String>,
@@ -106,8 +112,8 @@ async fn main() -> ExitCode {
             .init();
     }
     let result = match cli.command {
-        Command::Request { method, url, data, headers, connection } => {
-            request(&method, &url, data.as_deref(), &headers, &connection).await
+        Command::Request { method, url, data, fields, headers, connection } => {
+            request(&method, &url, data.as_deref(), &fields, &headers, &connection).await
         }
         Command::Listen { url, events, requests, count, connection } => {
             listen(&url, &events, &requests, count, &connection).await
@@ -160,16 +166,67 @@ fn parse_data(data: Option<&str>) -> Result<Value, Failure> {
     }
 }
 
+/// The bytes of `@FILE` (`@-`: stdin), as curl reads them.
+fn read_source(path: &str, flag: &str) -> Result<Vec<u8>, Failure> {
+    let read = if path == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map(|_| bytes)
+    } else {
+        std::fs::read(path)
+    };
+    read.map_err(|e| usage(format!("{flag}: cannot read {path:?}: {e}")))
+}
+
+/// The request data of `request`: `--data` (text, `@FILE` or `@-`) with the `--field`s set on it.
+fn request_data(data: Option<&str>, fields: &[String]) -> Result<Payload, Failure> {
+    let text = match data.map(|d| (d, d.strip_prefix('@'))) {
+        Some((_, Some(path))) => {
+            let bytes = read_source(path, "--data")?;
+            Some(String::from_utf8(bytes).map_err(|_| usage(format!("--data: {path:?} is not UTF-8 text")))?)
+        }
+        Some((text, None)) => Some(text.to_owned()),
+        None => None,
+    };
+    let json = parse_data(text.as_deref())?;
+    if fields.is_empty() {
+        return Ok(Payload::Json(json));
+    }
+    let Value::Object(object) = json else {
+        return Err(usage("--field sets keys of an object: --data must be a JSON object"));
+    };
+    let mut entries: Vec<(String, Payload)> = object.into_iter().map(|(k, v)| (k, Payload::Json(v))).collect();
+    for field in fields {
+        let (name, value) = field
+            .split_once('=')
+            .ok_or_else(|| usage(format!("--field {field:?} is not `NAME=VALUE` or `NAME=@FILE`")))?;
+        let value = match value.strip_prefix('@') {
+            Some(path) => Payload::Binary(read_source(path, "--field")?),
+            None => Payload::Json(Value::String(value.to_owned())),
+        };
+        match entries.iter_mut().find(|(key, _)| key == name) {
+            Some(entry) => entry.1 = value,
+            None => entries.push((name.to_owned(), value)),
+        }
+    }
+    // Without binary data the body stays plain JSON (the `Payload::Object` form is for binary parts).
+    if entries.iter().all(|(_, v)| !v.has_binary()) {
+        let object = entries.into_iter().filter_map(|(k, v)| Some((k, v.into_json()?))).collect();
+        return Ok(Payload::Json(Value::Object(object)));
+    }
+    Ok(Payload::Object(entries))
+}
+
 async fn request(
     method: &str,
     url: &str,
     data: Option<&str>,
+    fields: &[String],
     headers: &[String],
     c: &Connection,
 ) -> Result<(), Failure> {
     let method: Method = method.parse().map_err(|e: Error| usage(e.to_string()))?;
     let (server, path) = split_url(url)?;
-    let mut req = Request::new(method, path).data(parse_data(data)?);
+    let mut req = Request::new(method, path).data(request_data(data, fields)?);
     for h in headers {
         let (name, value) = h.split_once(':').ok_or_else(|| usage(format!("header {h:?} is not `Name: value`")))?;
         req = req.header(name.trim(), value.trim());
@@ -262,5 +319,35 @@ mod tests {
         assert!(parse_request_spec("GET").is_err());
         assert!(parse_request_spec("TRACE /x").is_err());
         assert!(parse_request_spec("POST /x 5").is_err(), "data must be an object or array");
+    }
+
+    #[test]
+    fn fields_set_keys_of_the_data_object() {
+        let data = |d: Option<&str>, f: &[&str]| {
+            request_data(d, &f.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+                .map_err(|Failure(code, m)| (code, m))
+        };
+        assert_eq!(data(None, &[]).unwrap(), Payload::Json(json!({})));
+        assert_eq!(data(Some("[1]"), &[]).unwrap(), Payload::Json(json!([1])));
+        // Strings only: still plain JSON, the field replacing the key in place.
+        assert_eq!(
+            data(Some(r#"{"a":1,"b":2}"#), &["a=x", "c="]).unwrap(),
+            Payload::Json(json!({"a": "x", "b": 2, "c": ""}))
+        );
+        let file = std::env::temp_dir().join(format!("sails-io-cli-unit-{}", std::process::id()));
+        std::fs::write(&file, [1u8, 2, 3]).unwrap();
+        let at_file = format!("f=@{}", file.display());
+        assert_eq!(
+            data(Some(r#"{"a":1}"#), &[&at_file, "a=2"]).unwrap(),
+            Payload::Object(vec![
+                ("a".into(), Payload::Json(json!("2"))),
+                ("f".into(), Payload::Binary(vec![1, 2, 3])),
+            ])
+        );
+        let _ = std::fs::remove_file(&file);
+        assert_eq!(data(Some("[1]"), &["a=b"]).unwrap_err().0, 2);
+        assert_eq!(data(None, &["novalue"]).unwrap_err().0, 2);
+        assert_eq!(data(None, &["f=@/nonexistent/sails-io-cli-unit"]).unwrap_err().0, 2);
+        assert_eq!(data(Some("@/nonexistent/sails-io-cli-unit"), &[]).unwrap_err().0, 2);
     }
 }

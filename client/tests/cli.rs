@@ -1,0 +1,158 @@
+//! The `sails-io` command-line tool, run as a process against the in-process server-stub: its output
+//! lines and exit codes are a public interface (README, "The `sails-io` command-line tool").
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use serde_json::{json, Value};
+use tokio::process::Command;
+
+/// A stub with the conformance app on a free port; stops when dropped.
+async fn stub() -> sails_io_stub::RunningServer {
+    sails_io_stub::Builder::new().port(0).app(sails_io_stub::demo::router()).start().await.unwrap()
+}
+
+/// Runs `sails-io ARGS` with `stdin` on its standard input.
+async fn run(args: &[&str], stdin: &[u8]) -> Output {
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sails-io"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin).await.unwrap();
+    drop(input);
+    tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output()).await.unwrap().unwrap()
+}
+
+/// The one JSON line `request` prints; panics unless the run printed exactly one line and exited 0.
+fn jwr_line(out: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "stdout {stdout}, stderr {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.lines().count(), 1, "one line: {stdout}");
+    serde_json::from_str(stdout.trim_end()).unwrap()
+}
+
+/// A file in the temp directory, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, bytes: &[u8]) -> TempFile {
+        let path = std::env::temp_dir().join(format!("sails-io-cli-{}-{name}", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        TempFile(path)
+    }
+
+    /// `@PATH`, as the CLI takes a file.
+    fn at(&self) -> String {
+        format!("@{}", self.0.display())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_prints_the_jwr_as_one_line() {
+    let server = stub().await;
+    let url = format!("{}/hello", server.url());
+    for eio in ["3", "4"] {
+        let jwr = jwr_line(&run(&["request", "GET", &url, "--eio", eio], b"").await);
+        assert_eq!(jwr["body"], json!({"hello": "world"}), "EIO {eio}");
+        assert_eq!(jwr["statusCode"], 200);
+        assert!(jwr["headers"].is_object());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_sends_data_headers_and_query() {
+    let server = stub().await;
+    let url = format!("{}/echo?x=1", server.url());
+    let out = run(&["request", "post", &url, "--data", r#"{"a":1}"#, "-H", "x-test: yes"], b"").await;
+    let body = &jwr_line(&out)["body"];
+    assert_eq!(body["method"], "POST");
+    assert_eq!(body["url"], "/echo?x=1");
+    assert_eq!(body["body"], json!({"a": 1}));
+    assert_eq!(body["headers"]["x-test"], "yes");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_reads_data_from_a_file_or_stdin() {
+    let server = stub().await;
+    let url = format!("{}/echo", server.url());
+    let file = TempFile::new("data.json", br#"{"from":"file"}"#);
+    let at_file = file.at();
+    let out = run(&["request", "POST", &url, "--data", &at_file], b"").await;
+    assert_eq!(jwr_line(&out)["body"]["body"], json!({"from": "file"}));
+    let out = run(&["request", "POST", &url, "-d", "@-"], br#"{"from":"stdin"}"#).await;
+    assert_eq!(jwr_line(&out)["body"]["body"], json!({"from": "stdin"}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fields_send_strings_and_files_as_binary_attachments() {
+    let server = stub().await;
+    let url = format!("{}/echo", server.url());
+    let file = TempFile::new("bytes.bin", &[0, 1, 2, 255]);
+    let at_file = format!("file={}", file.at());
+    let out =
+        run(&["request", "POST", &url, "--data", r#"{"a":1,"kind":"x"}"#, "-F", &at_file, "-F", "kind=photo"], b"")
+            .await;
+    // Sails hands an action each attachment as an array of its byte values.
+    assert_eq!(jwr_line(&out)["body"]["body"], json!({"a": 1, "kind": "photo", "file": [0, 1, 2, 255]}));
+    let out = run(&["request", "POST", &url, "--field", "raw=@-"], &[7, 8]).await;
+    assert_eq!(jwr_line(&out)["body"]["body"], json!({"raw": [7, 8]}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn any_status_exits_zero_and_failures_do_not() {
+    let server = stub().await;
+    let missing = jwr_line(&run(&["request", "GET", &format!("{}/nope", server.url())], b"").await);
+    assert_eq!(missing["statusCode"], 404);
+
+    // Bad arguments: exit 2 with a message, before connecting.
+    let url = format!("{}/echo", server.url());
+    for args in [
+        vec!["request", "TRACE", url.as_str()],
+        vec!["request", "POST", url.as_str(), "--data", "{oops"],
+        vec!["request", "POST", url.as_str(), "--data", "[1]", "-F", "a=b"],
+        vec!["request", "POST", url.as_str(), "-F", "no-equals-sign"],
+        vec!["request", "POST", url.as_str(), "-F", "f=@/nonexistent/sails-io-cli-test"],
+        vec!["request", "GET", "not a url"],
+    ] {
+        let out = run(&args, b"").await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).starts_with("sails-io: "), "{args:?}");
+    }
+
+    // Nothing listening: a transport error, exit 1.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let out = run(&["request", "GET", &format!("http://127.0.0.1:{closed}/hello"), "--timeout", "5"], b"").await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(!out.stderr.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listen_prints_matching_events() {
+    let server = stub().await;
+    let out = run(
+        &["listen", &server.url(), "--event", "announcement", "--request", r#"POST /blast {"n":1}"#, "--count", "1"],
+        b"",
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "stderr {}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines, vec![json!({"event": "announcement", "data": {"n": 1}})]);
+}
