@@ -1,6 +1,7 @@
 //! The HTTP long-polling transport (`transports(&[Transport::Polling])`) against the real Sails app
 //! configured with `transports: ['polling', 'websocket']` and against the server-stub with polling on,
-//! over both protocol generations: requests, a broadcast, a large body, heartbeats and disconnect.
+//! over both protocol generations: requests, a broadcast, a large body, heartbeats and disconnect; and
+//! the upgrade from polling to a WebSocket (`transports(&[Transport::Polling, Transport::Websocket])`).
 
 mod common;
 
@@ -59,9 +60,55 @@ async fn exercise(url: &str, eio: EioVersion) {
     assert!(a.is_connected(), "{eio:?}: still connected after several heartbeats");
     assert_eq!(a.get("/hello").await.unwrap().status_code, 200);
 
+    assert_eq!(a.transport(), Some(Transport::Polling), "{eio:?}: no upgrade without Websocket in the list");
     a.disconnect().await.unwrap();
     b.disconnect().await.unwrap();
     assert!(!a.is_connected());
+}
+
+/// Opens with polling and upgrades to a WebSocket while requests are in flight: every request is
+/// answered once, events arrive, heartbeats go on over the WebSocket.
+async fn upgrade(url: &str, eio: EioVersion) {
+    let both = |eio| SailsSocket::builder(url).protocol(eio).transports(&[Transport::Polling, Transport::Websocket]);
+    let a = both(eio).connect().await.unwrap_or_else(|e| panic!("{eio:?}: {e}"));
+    let b = both(eio).connect().await.unwrap();
+    let mut b_events = b.events();
+    // Requests made at once, while the probe is under way or polling is paused, go out once each.
+    let calls: Vec<_> = (0..50)
+        .map(|i| {
+            let a = a.clone();
+            tokio::spawn(async move { a.post("/echo", &json!({ "i": i })).await })
+        })
+        .collect();
+    for (i, call) in calls.into_iter().enumerate() {
+        assert_eq!(call.await.unwrap().unwrap().body_json().unwrap()["body"], json!({ "i": i }), "{eio:?}");
+    }
+    for socket in [&a, &b] {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while socket.transport() != Some(Transport::Websocket) {
+            assert!(tokio::time::Instant::now() < deadline, "{eio:?}: still on {:?}", socket.transport());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let me = a.get("/me/id").await.unwrap();
+    assert_eq!(me.body_json().unwrap()["id"], json!(a.id().unwrap()), "{eio:?}: the same session after the upgrade");
+    b.post("/rooms/up/join", &json!({})).await.unwrap().error_for_status().unwrap();
+    a.post("/rooms/up/say", &json!({"text": "upgraded"})).await.unwrap().error_for_status().unwrap();
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(10), b_events.next()).await.unwrap().unwrap();
+        if let SocketEvent::Server(e) = e {
+            if e.name == "said" {
+                assert_eq!(e.json_value(), json!({"room": "up", "text": "upgraded"}), "{eio:?}");
+                break;
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(a.is_connected(), "{eio:?}: heartbeats over the upgraded transport");
+    assert_eq!(a.get("/hello").await.unwrap().status_code, 200);
+    a.disconnect().await.unwrap();
+    b.disconnect().await.unwrap();
+    assert_eq!(a.transport(), None);
 }
 
 #[tokio::test]
@@ -72,6 +119,7 @@ async fn long_polling_against_real_sails() {
     );
     for eio in GENERATIONS {
         exercise(&app.url, eio).await;
+        upgrade(&app.url, eio).await;
     }
 }
 
@@ -89,6 +137,33 @@ async fn long_polling_against_the_stub() {
         .unwrap();
     for eio in GENERATIONS {
         exercise(&server.url(), eio).await;
+        upgrade(&server.url(), eio).await;
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn no_upgrade_when_the_server_offers_none() {
+    let server = sails_io_stub::Builder::new()
+        .host("127.0.0.1")
+        .port(0)
+        .transports(&[sails_io_stub::Transport::Polling])
+        .app(sails_io_stub::demo::router())
+        .start()
+        .await
+        .unwrap();
+    for eio in GENERATIONS {
+        let socket = SailsSocket::builder(server.url())
+            .protocol(eio)
+            .transports(&[Transport::Polling, Transport::Websocket])
+            .connect()
+            .await
+            .unwrap();
+        assert_eq!(socket.get("/hello").await.unwrap().status_code, 200);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(socket.transport(), Some(Transport::Polling), "{eio:?}");
+        assert_eq!(socket.get("/hello").await.unwrap().status_code, 200);
+        socket.disconnect().await.unwrap();
     }
     server.shutdown().await;
 }
@@ -104,4 +179,62 @@ async fn polling_refused_by_a_websocket_only_server_is_a_handshake_error() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// A proxy to `upstream` that refuses WebSocket handshakes (HTTP 400) and passes everything else
+/// through, as a proxy that blocks WebSockets does. Returns its `http://` URL.
+async fn websocket_blocking_proxy(upstream: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                // Enough of the request head to see its target.
+                let mut head = vec![0u8; 4096];
+                let n = client.read(&mut head).await.unwrap_or(0);
+                head.truncate(n);
+                if String::from_utf8_lossy(&head).contains("transport=websocket") {
+                    let _ = client.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n").await;
+                    return;
+                }
+                let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else { return };
+                if server.write_all(&head).await.is_ok() {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_failed_upgrade_probe_stays_on_polling() {
+    let server = sails_io_stub::Builder::new()
+        .host("127.0.0.1")
+        .port(0)
+        .transports(&[sails_io_stub::Transport::Polling, sails_io_stub::Transport::Websocket])
+        .app(sails_io_stub::demo::router())
+        .start()
+        .await
+        .unwrap();
+    let proxy = websocket_blocking_proxy(server.addr()).await;
+    for eio in GENERATIONS {
+        let socket = SailsSocket::builder(&proxy)
+            .protocol(eio)
+            .transports(&[Transport::Polling, Transport::Websocket])
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("{eio:?}: {e}"));
+        for i in 0..5 {
+            let echoed = socket.post("/echo", &json!({ "i": i })).await.unwrap();
+            assert_eq!(echoed.body_json().unwrap()["body"], json!({ "i": i }), "{eio:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(socket.transport(), Some(Transport::Polling), "{eio:?}: the refused probe leaves polling on");
+        assert!(socket.is_connected());
+        assert_eq!(socket.get("/hello").await.unwrap().status_code, 200, "{eio:?}");
+        socket.disconnect().await.unwrap();
+    }
+    server.shutdown().await;
 }

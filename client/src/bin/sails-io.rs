@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
-use sails_io::{EioVersion, Error, Method, Payload, Request, SailsSocket, SailsSocketBuilder, SocketEvent};
+use sails_io::{EioVersion, Error, Method, Payload, Request, SailsSocket, SailsSocketBuilder, SocketEvent, Transport};
 use serde_json::{json, Value};
 use url::Url;
 
@@ -47,6 +47,10 @@ struct Connection {
     /// Seconds to wait for the connection and for each response.
     #[arg(long, default_value_t = 10.0)]
     timeout: f64,
+    /// Transports in order, comma separated: `websocket`, `polling`, or `polling,websocket` (open with
+    /// long-polling, then upgrade to a WebSocket if the server offers one).
+    #[arg(long, default_value = "websocket", value_delimiter = ',', value_parser = ["websocket", "polling"])]
+    transports: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -149,7 +153,13 @@ fn builder(server: &str, c: &Connection) -> Result<SailsSocketBuilder, Failure> 
     }
     let timeout = Duration::from_secs_f64(c.timeout);
     let eio = if c.eio == "4" { EioVersion::V4 } else { EioVersion::V3 };
-    let mut b = SailsSocket::builder(server).protocol(eio).timeout(timeout).request_timeout(Some(timeout));
+    let transports: Vec<Transport> =
+        c.transports.iter().map(|t| if t == "polling" { Transport::Polling } else { Transport::Websocket }).collect();
+    let mut b = SailsSocket::builder(server)
+        .protocol(eio)
+        .transports(&transports)
+        .timeout(timeout)
+        .request_timeout(Some(timeout));
     if let Some(cookie) = &c.cookie {
         b = b.initial_connection_header("cookie", cookie.clone());
     }

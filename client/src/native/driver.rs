@@ -80,6 +80,7 @@ impl Driver {
                     match opened {
                         Ok(Ok(transport)) => {
                             tracing::debug!("transport open");
+                            self.shared.set_transport(Some(transport.kind()));
                             self.transport = Some(transport);
                         }
                         Ok(Err(e)) => {
@@ -178,6 +179,7 @@ impl Driver {
 
     fn drop_transport(&mut self) {
         self.transport = None;
+        self.shared.set_transport(None);
         if let Some(task) = self.opening.take() {
             task.abort();
         }
@@ -186,6 +188,7 @@ impl Driver {
     /// Carries out the connection's transmits and hands its events out, until neither is left (handling
     /// an event can produce output, e.g. stopping a reconnection).
     async fn flush(&mut self) {
+        self.finish_upgrade().await;
         loop {
             let mut progressed = self.write_transmits().await;
             while let Some(event) = self.conn.poll_event() {
@@ -195,6 +198,19 @@ impl Driver {
             if !progressed {
                 break;
             }
+        }
+    }
+
+    /// Moves a polling transport whose upgrade is ready to its WebSocket (see `engine_io::upgrade`).
+    async fn finish_upgrade(&mut self) {
+        let Some(transport) = self.transport.as_mut() else { return };
+        match transport.finish_upgrade().await {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::debug!("upgraded to the WebSocket");
+                self.shared.set_transport(Some(transport.kind()));
+            }
+            Err(e) => self.write_failed(e),
         }
     }
 

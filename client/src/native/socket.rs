@@ -42,6 +42,7 @@ struct Status {
     connected: bool,
     connecting: bool,
     sid: Option<String>,
+    transport: Option<Transport>,
 }
 
 /// State shared between the handles and the driver task.
@@ -58,11 +59,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     pub(crate) fn update_status(&self, conn: &Connection) {
-        *lock(&self.status) = Status {
-            connected: conn.is_connected(),
-            connecting: conn.is_connecting() || conn.is_reconnect_pending(),
-            sid: conn.socket_id().map(str::to_owned),
-        };
+        let mut status = lock(&self.status);
+        status.connected = conn.is_connected();
+        status.connecting = conn.is_connecting() || conn.is_reconnect_pending();
+        status.sid = conn.socket_id().map(str::to_owned);
+    }
+
+    /// Records the transport now open (`None`: none is).
+    pub(crate) fn set_transport(&self, transport: Option<Transport>) {
+        lock(&self.status).transport = transport;
     }
 
     /// Calls the handlers for the event's name (outside the lock, so handlers may add or remove
@@ -161,6 +166,12 @@ impl SailsSocket {
     /// The socket id as the server sees it (`sails.sockets.getId(req)`), while connected.
     pub fn id(&self) -> Option<String> {
         lock(&self.handle.shared.status).sid.clone()
+    }
+
+    /// The transport open now (socket.io-client's `engine.transport.name`): [`Transport::Polling`] until
+    /// an upgrade moves a polling connection to [`Transport::Websocket`]; `None` while no transport is open.
+    pub fn transport(&self) -> Option<Transport> {
+        lock(&self.handle.shared.status).transport
     }
 
     /// Sends a virtual request and waits for its response. Requests made while not connected are queued
@@ -374,10 +385,11 @@ impl SailsSocketBuilder {
         self
     }
 
-    /// The transports to use (sails.io.js `transports`, default `[Websocket]`). With WebSocket in the list
-    /// the socket uses a WebSocket; with only [`Transport::Polling`] it uses HTTP long-polling. (sails.io.js
-    /// given `['polling', 'websocket']` starts polling and then upgrades; this client goes straight to the
-    /// WebSocket, which is where such a connection ends up.)
+    /// The transports to use (sails.io.js `transports`, default `[Websocket]`), as engine.io-client uses
+    /// them: the connection opens with the first; if that is [`Transport::Polling`] and the list also has
+    /// [`Transport::Websocket`], it upgrades to a WebSocket once the server offers one (`upgrades` in
+    /// its handshake), and stays on polling if the server offers none or the WebSocket probe fails.
+    /// [`SailsSocket::transport`] tells which one is in use.
     pub fn transports(mut self, transports: &[Transport]) -> Self {
         self.transports = transports.to_vec();
         self
@@ -483,7 +495,8 @@ impl SailsSocketBuilder {
         if self.transports.is_empty() {
             return Err(Error::InvalidRequest("no transport: give Websocket, Polling or both".into()));
         }
-        let polling = !self.transports.contains(&Transport::Websocket);
+        let polling = self.transports[0] == Transport::Polling;
+        let upgrade = polling && self.transports.contains(&Transport::Websocket);
         let base =
             Url::parse(&self.url).map_err(|e| Error::InvalidRequest(format!("invalid URL {:?}: {e}", self.url)))?;
         let handshake = handshake_url(&base, &self.path, self.query.as_deref(), &self.sdk, self.eio)?;
@@ -529,6 +542,7 @@ impl SailsSocketBuilder {
             http_url,
             eio: self.eio,
             polling,
+            upgrade,
             initial_headers,
             jar,
             getcookie: self.getcookie,

@@ -1,7 +1,9 @@
 //! The transports under a [`Connection`](crate::Connection): a WebSocket (tokio-tungstenite) or HTTP
-//! long-polling (reqwest). Both carry the same Engine.IO frames, so the connection cannot tell them apart.
+//! long-polling (reqwest). Both carry the same Engine.IO frames, so the connection cannot tell them apart,
+//! and a polling transport may upgrade itself to a WebSocket under it (`engine_io::upgrade`).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use futures_util::stream::{SplitSink, SplitStream};
@@ -18,7 +20,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
 use crate::error::Error;
-use crate::protocol::engine_io::{self, EioVersion, Frame, Packet, PacketData, PacketType};
+use crate::protocol::engine_io::{self, upgrade, EioVersion, Frame, Packet, PacketData, PacketType};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -33,6 +35,8 @@ pub(crate) struct TransportOptions {
     pub eio: EioVersion,
     /// Use HTTP long-polling instead of a WebSocket.
     pub polling: bool,
+    /// With `polling`: upgrade to a WebSocket when the server offers it (engine.io-client's `upgrade`).
+    pub upgrade: bool,
     /// Headers sent with the handshake (and, for polling, with every request).
     pub initial_headers: Vec<(HeaderName, HeaderValue)>,
     /// Cookies shared with reqwest.
@@ -80,33 +84,43 @@ impl Transport {
         if options.polling {
             return Polling::open(&options, &addrs).await.map(Transport::Polling);
         }
-        let mut request = options
-            .handshake_url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| Error::InvalidRequest(format!("handshake request: {e}")))?;
-        for (name, value) in handshake_headers(&options) {
-            request.headers_mut().append(name, value);
+        let ws = open_websocket(&options, &addrs, &options.handshake_url).await?;
+        let (sink, stream) = ws.split();
+        Ok(Transport::WebSocket { sink, stream })
+    }
+
+    /// Which kind of transport this is now.
+    pub(crate) fn kind(&self) -> super::socket::Transport {
+        match self {
+            Transport::WebSocket { .. } => super::socket::Transport::Websocket,
+            Transport::Polling(_) => super::socket::Transport::Polling,
         }
-        tracing::debug!(url = %options.handshake_url, "opening WebSocket");
-        let config = WebSocketConfig::default()
-            .max_message_size(Some(options.max_message_size))
-            .max_frame_size(Some(options.max_message_size))
-            .read_buffer_size(options.read_buffer_size);
-        let connector = options.tls.clone().map(tokio_tungstenite::Connector::Rustls);
-        let tcp = connect_tcp(&addrs).await?;
-        match tokio_tungstenite::client_async_tls_with_config(request, tcp, Some(config), connector).await {
-            Ok((ws, _response)) => {
-                let (sink, stream) = ws.split();
-                Ok(Transport::WebSocket { sink, stream })
-            }
-            Err(tungstenite::Error::Http(response)) => Err(Error::Handshake {
-                status: response.status().as_u16(),
-                body: response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned(),
-            }),
-            Err(tungstenite::Error::Tls(e)) => Err(Error::Tls(e.to_string())),
-            Err(e) => Err(classify(&e).unwrap_or_else(|| Error::Transport(e.to_string()))),
+    }
+
+    /// Completes an upgrade whose probe was answered and whose polling has paused: sends the upgrade
+    /// packet and the writes held meanwhile on the WebSocket, which becomes this transport. True if it
+    /// did. Not cancel-safe: the driver awaits it outside `select!`.
+    pub(crate) async fn finish_upgrade(&mut self) -> Result<bool, Error> {
+        let Transport::Polling(polling) = self else { return Ok(false) };
+        if !matches!(polling.upgrade, Upgrade::Ready(_)) {
+            return Ok(false);
         }
+        let Upgrade::Ready(ws) = std::mem::replace(&mut polling.upgrade, Upgrade::Off) else {
+            unreachable!("checked above")
+        };
+        let (mut sink, stream) = (*ws).split();
+        let held = std::mem::take(&mut polling.outgoing);
+        tracing::debug!(held = held.len(), "polling paused: upgrading to the WebSocket");
+        for packet in std::iter::once(upgrade::complete()).chain(held) {
+            let message = match engine_io::encode_frame_owned(packet, polling.eio)? {
+                Frame::Text(t) => Message::text(t),
+                Frame::Binary(b) => Message::binary(b),
+            };
+            sink.feed(message).await.map_err(|e| Error::Transport(format!("upgrade: {e}")))?;
+        }
+        sink.flush().await.map_err(|e| Error::Transport(format!("upgrade: {e}")))?;
+        *self = Transport::WebSocket { sink, stream };
+        Ok(true)
     }
 
     /// The next thing the peer sent.
@@ -123,7 +137,7 @@ impl Transport {
                 | Some(Err(tungstenite::Error::ConnectionClosed)) => Incoming::Closed(None),
                 Some(Err(e)) => Incoming::Closed(Some(Error::Transport(e.to_string()))),
             },
-            Transport::Polling(polling) => polling.incoming.recv().await.unwrap_or(Incoming::Closed(None)),
+            Transport::Polling(polling) => polling.next().await,
         }
     }
 
@@ -160,11 +174,76 @@ impl Transport {
                 let _ = sink.send(Message::Close(None)).await;
             }
             Transport::Polling(mut polling) => {
+                // An upgrade under way is abandoned: the close goes out on polling, now.
+                polling.cancel_upgrade();
                 polling.outgoing.push(Packet::empty(PacketType::Close));
                 let _ = polling.post().await;
             }
         }
     }
+}
+
+/// Opens a WebSocket to `url` (the handshake URL, with `sid` for an upgrade) with the handshake headers,
+/// the message limits and the TLS settings of `options`.
+async fn open_websocket(options: &TransportOptions, addrs: &[SocketAddr], url: &Url) -> Result<Ws, Error> {
+    let mut request =
+        url.as_str().into_client_request().map_err(|e| Error::InvalidRequest(format!("handshake request: {e}")))?;
+    for (name, value) in handshake_headers(options) {
+        request.headers_mut().append(name, value);
+    }
+    tracing::debug!(%url, "opening WebSocket");
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(options.max_message_size))
+        .max_frame_size(Some(options.max_message_size))
+        .read_buffer_size(options.read_buffer_size);
+    let connector = options.tls.clone().map(tokio_tungstenite::Connector::Rustls);
+    let tcp = connect_tcp(addrs).await?;
+    match tokio_tungstenite::client_async_tls_with_config(request, tcp, Some(config), connector).await {
+        Ok((ws, _response)) => Ok(ws),
+        Err(tungstenite::Error::Http(response)) => Err(Error::Handshake {
+            status: response.status().as_u16(),
+            body: response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned(),
+        }),
+        Err(tungstenite::Error::Tls(e)) => Err(Error::Tls(e.to_string())),
+        Err(e) => Err(classify(&e).unwrap_or_else(|| Error::Transport(e.to_string()))),
+    }
+}
+
+/// The upgrade's probe: opens a WebSocket for session `sid`, sends `2probe` and waits for `3probe`,
+/// within the connect timeout.
+async fn probe_websocket(options: Arc<TransportOptions>, addrs: Vec<SocketAddr>, sid: String) -> Result<Ws, Error> {
+    let probe = async {
+        let mut url = options.handshake_url.clone();
+        url.query_pairs_mut().append_pair("sid", &sid);
+        let mut ws = open_websocket(&options, &addrs, &url).await?;
+        let Frame::Text(probe) = engine_io::encode_frame_owned(upgrade::probe(), options.eio)? else {
+            unreachable!("a text packet")
+        };
+        ws.send(Message::text(probe)).await.map_err(|e| Error::Transport(e.to_string()))?;
+        loop {
+            let text = match ws.next().await {
+                Some(Ok(Message::Text(text))) => text,
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                Some(Ok(other)) => {
+                    return Err(Error::Protocol(crate::error::ProtocolError::eio(format!(
+                        "upgrade probe answered with a {} message",
+                        if other.is_binary() { "binary" } else { "close" }
+                    ))))
+                }
+                Some(Err(e)) => return Err(Error::Transport(e.to_string())),
+                None => return Err(Error::Transport("the WebSocket closed during the upgrade probe".into())),
+            };
+            let packet = engine_io::decode_frame(&Frame::Text(text.as_str().to_owned()), options.eio)?;
+            if upgrade::is_probe_answer(&packet) {
+                return Ok(ws);
+            }
+            return Err(Error::Protocol(crate::error::ProtocolError::eio(format!(
+                "upgrade probe answered with {}",
+                crate::protocol::json::quoted(text.as_str())
+            ))));
+        }
+    };
+    tokio::time::timeout(options.http_timeout, probe).await.map_err(|_| Error::Timeout("WebSocket upgrade probe"))?
 }
 
 /// The initial headers plus, unless they set one, the jar's cookie for the server.
@@ -297,12 +376,28 @@ pub(crate) struct Polling {
     incoming: mpsc::UnboundedReceiver<Incoming>,
     outgoing: Vec<Packet>,
     poller: tokio::task::JoinHandle<()>,
+    /// Tells the poller to send no further GET (the upgrade's pause).
+    pause: Arc<AtomicBool>,
+    upgrade: Upgrade,
 }
 
 impl Drop for Polling {
     fn drop(&mut self) {
         self.poller.abort();
+        self.cancel_upgrade();
     }
+}
+
+/// Where the upgrade to a WebSocket stands.
+enum Upgrade {
+    /// None wanted or offered, or the probe failed: the socket stays on polling.
+    Off,
+    /// A task opens the WebSocket for this session and probes it ([`probe_websocket`]).
+    Probing(tokio::task::JoinHandle<Result<Ws, Error>>),
+    /// The probe was answered: no new GET goes out and writes are held until the current GET returns.
+    Pausing(Box<Ws>),
+    /// Polling has paused: [`Transport::finish_upgrade`] moves the session to the WebSocket.
+    Ready(Box<Ws>),
 }
 
 /// The polling URL for the handshake: the WebSocket one with an HTTP scheme and `transport=polling`.
@@ -317,7 +412,7 @@ fn polling_url(options: &TransportOptions) -> Result<String, Error> {
 }
 
 impl Polling {
-    async fn open(options: &TransportOptions, addrs: &[SocketAddr]) -> Result<Polling, Error> {
+    async fn open(options: &Arc<TransportOptions>, addrs: &[SocketAddr]) -> Result<Polling, Error> {
         let eio = options.eio;
         let mut headers = HeaderMap::new();
         for (name, value) in handshake_headers(options) {
@@ -336,26 +431,84 @@ impl Polling {
         .map_err(|e| http_error(e, "polling handshake"))?;
         let response = success(response, |status, body| Error::Handshake { status, body }).await?;
         let packets = read_payload(response, eio).await?;
-        let sid = match packets.first() {
+        let open = match packets.first() {
             Some(Packet { kind: PacketType::Open, data: PacketData::Text(json) }) => {
-                engine_io::OpenPacket::parse(json)?.sid
+                engine_io::OpenPacket::parse(json)?
             }
             _ => {
                 return Err(Error::Protocol(crate::error::ProtocolError::eio("polling handshake without open packet")))
             }
         };
-        let url = format!("{base}&sid={sid}");
+        let url = format!("{base}&sid={}", open.sid);
         let (tx, incoming) = mpsc::unbounded_channel();
         for packet in packets {
             let _ = tx.send(Incoming::Frame(engine_io::encode_frame(&packet, eio)?));
         }
-        let poller = tokio::spawn(poll_loop(client.clone(), url.clone(), headers.clone(), eio, tx));
-        Ok(Polling { client, url, headers, eio, incoming, outgoing: Vec::new(), poller })
+        let pause = Arc::new(AtomicBool::new(false));
+        let poller = tokio::spawn(poll_loop(client.clone(), url.clone(), headers.clone(), eio, tx, pause.clone()));
+        // As engine.io-client: the probe starts right after the handshake, while polling goes on.
+        let upgrade = if options.upgrade && upgrade::offered(&open) {
+            Upgrade::Probing(tokio::spawn(probe_websocket(options.clone(), addrs.to_vec(), open.sid)))
+        } else {
+            Upgrade::Off
+        };
+        Ok(Polling { client, url, headers, eio, incoming, outgoing: Vec::new(), poller, pause, upgrade })
     }
 
-    /// POSTs the queued packets as one payload.
+    /// Abandons the upgrade, closing its WebSocket.
+    fn cancel_upgrade(&mut self) {
+        if let Upgrade::Probing(task) = std::mem::replace(&mut self.upgrade, Upgrade::Off) {
+            task.abort();
+        }
+    }
+
+    /// The next thing the poller got, while the upgrade (if any) advances. Cancel-safe.
+    async fn next(&mut self) -> Incoming {
+        loop {
+            match &mut self.upgrade {
+                Upgrade::Off => return self.incoming.recv().await.unwrap_or(Incoming::Closed(None)),
+                Upgrade::Probing(task) => {
+                    let probed = tokio::select! {
+                        biased;
+                        incoming = self.incoming.recv() => return incoming.unwrap_or(Incoming::Closed(None)),
+                        probed = task => probed,
+                    };
+                    self.upgrade = match probed {
+                        Ok(Ok(ws)) => {
+                            tracing::debug!("upgrade probe answered: pausing polling");
+                            self.pause.store(true, Ordering::Release);
+                            Upgrade::Pausing(Box::new(ws))
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!("no upgrade, staying on polling: {e}");
+                            Upgrade::Off
+                        }
+                        Err(e) => {
+                            tracing::debug!("no upgrade, staying on polling: {e}");
+                            Upgrade::Off
+                        }
+                    };
+                }
+                Upgrade::Pausing(_) => match self.incoming.recv().await {
+                    Some(incoming) => return incoming,
+                    // The poller has stopped: everything it received has been handed out.
+                    None => {
+                        let Upgrade::Pausing(ws) = std::mem::replace(&mut self.upgrade, Upgrade::Off) else {
+                            unreachable!("matched above")
+                        };
+                        self.upgrade = Upgrade::Ready(ws);
+                        return Incoming::Nothing;
+                    }
+                },
+                // Nothing more comes from polling; the driver finishes the upgrade at its next flush.
+                Upgrade::Ready(_) => std::future::pending::<()>().await,
+            }
+        }
+    }
+
+    /// POSTs the queued packets as one payload (or holds them while an upgrade pauses polling).
     async fn post(&mut self) -> Result<(), Error> {
-        if self.outgoing.is_empty() {
+        if self.outgoing.is_empty() || matches!(self.upgrade, Upgrade::Pausing(_) | Upgrade::Ready(_)) {
             return Ok(());
         }
         let packets = std::mem::take(&mut self.outgoing);
@@ -380,15 +533,17 @@ impl Polling {
     }
 }
 
-/// Keeps one GET open at a time and forwards what each returns, until an error or the receiver is gone.
+/// Keeps one GET open at a time and forwards what each returns, until an error, the receiver is gone, or
+/// `pause` is set (checked before each GET; the channel then closes after the last GET's packets).
 async fn poll_loop(
     client: reqwest::Client,
     url: String,
     headers: HeaderMap,
     eio: EioVersion,
     tx: mpsc::UnboundedSender<Incoming>,
+    pause: Arc<AtomicBool>,
 ) {
-    loop {
+    while !pause.load(Ordering::Acquire) {
         let result = async {
             let response = client
                 .get(format!("{url}&t={}", cache_buster()))

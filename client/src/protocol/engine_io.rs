@@ -237,6 +237,39 @@ impl OpenPacket {
     }
 }
 
+/// The transport upgrade (polling → WebSocket) as engine.io-client performs it: the client opens the
+/// new transport with the session id and sends [`probe`](upgrade::probe) on it; when the server answers
+/// ([`is_probe_answer`](upgrade::is_probe_answer)) the client stops polling once the current poll has
+/// returned, holds its writes meanwhile, then sends [`complete`](upgrade::complete) on the new transport,
+/// followed by what it held. From then on only the new transport carries packets. The server answers
+/// polls with `noop` packets while the upgrade is under way, so the pause does not wait long.
+pub mod upgrade {
+    use super::{OpenPacket, Packet, PacketType};
+
+    /// The transport name an open packet lists when the server accepts an upgrade to a WebSocket.
+    pub const WEBSOCKET: &str = "websocket";
+
+    /// True if the server offers the upgrade to a WebSocket (`"websocket"` in `upgrades`).
+    pub fn offered(open: &OpenPacket) -> bool {
+        open.upgrades.iter().any(|u| u == WEBSOCKET)
+    }
+
+    /// The first packet on the new transport: a ping with `probe` (`2probe`).
+    pub fn probe() -> Packet {
+        Packet::text(PacketType::Ping, "probe")
+    }
+
+    /// True for the server's answer to the probe: a pong with `probe` (`3probe`).
+    pub fn is_probe_answer(packet: &Packet) -> bool {
+        packet.kind == PacketType::Pong && packet.as_text() == Some("probe")
+    }
+
+    /// The packet that moves the session to the new transport (`5`).
+    pub fn complete() -> Packet {
+        Packet::empty(PacketType::Upgrade)
+    }
+}
+
 /// Encodes a packet as one WebSocket message.
 ///
 /// Text packets become `<type><text>`. Binary packets become, in v3, a binary message whose first byte
@@ -603,5 +636,25 @@ mod tests {
         for bad in [&[][..], &[2, 1, 0xFF, 0], &[0, 5, 0xFF, b'4'], &[0, 10, 0xFF], &[1, 1]] {
             assert!(decode_payload_v3_binary(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn upgrade_packets_are_engine_io_clients() {
+        for v in [EioVersion::V3, EioVersion::V4] {
+            assert_eq!(encode_frame(&upgrade::probe(), v).unwrap(), Frame::Text("2probe".into()));
+            assert_eq!(encode_frame(&upgrade::complete(), v).unwrap(), Frame::Text("5".into()));
+            let answer = |t: &str| upgrade::is_probe_answer(&decode_frame(&Frame::Text(t.into()), v).unwrap());
+            assert!(answer("3probe"));
+            for other in ["3", "3prob", "2probe", "6", "4probe"] {
+                assert!(!answer(other), "{other}");
+            }
+        }
+        let open = |upgrades: &str| {
+            OpenPacket::parse(&format!(r#"{{"sid":"s","upgrades":{upgrades},"pingInterval":1,"pingTimeout":1}}"#))
+                .unwrap()
+        };
+        assert!(upgrade::offered(&open(r#"["websocket"]"#)));
+        assert!(!upgrade::offered(&open("[]")));
+        assert!(!upgrade::offered(&open(r#"["polling"]"#)));
     }
 }
