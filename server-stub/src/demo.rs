@@ -11,6 +11,7 @@ use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
 use serde_json::{json, Map, Value};
 use socketioxide::AckError;
 
+use crate::mixed::Mixed;
 use crate::pubsub::ModelPubSub;
 use crate::res::{self, Res, SailsReq, ServerError};
 use crate::sockets::Sockets;
@@ -204,15 +205,16 @@ async fn ask(req: SailsReq) -> Response {
         return no_answer();
     };
     match ack.await {
-        Ok(AckArgs(answer)) => res::ok(&json!({ "answer": answer })),
+        // Buffers in the answer go back as binary, as Sails' virtual `res.json` hands them to socket.io.
+        Ok(AckArgs(answer)) => Res::new().json_mixed(Mixed::object(vec![("answer".into(), Mixed::array(answer))])),
         Err(AckError::Timeout) => no_answer(),
         Err(e) => ServerError(format!("the answer could not be read: {e}")).into_response(),
     }
 }
 
-/// Every argument of an ack. socketioxide gives a type that does not deserialize as a tuple only the
-/// first argument; this one asks for a tuple of any length, so it gets the whole list.
-struct AckArgs(Vec<Value>);
+/// Every argument of an ack, binary ones included. socketioxide gives a type that does not deserialize as
+/// a tuple only the first argument; this one asks for a tuple of any length, so it gets the whole list.
+struct AckArgs(Vec<Mixed>);
 
 impl<'de> Deserialize<'de> for AckArgs {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -21,6 +21,7 @@ pub mod config;
 pub mod demo;
 mod gate;
 pub mod inspect;
+pub mod mixed;
 pub mod pubsub;
 pub mod res;
 pub mod session;
@@ -54,6 +55,7 @@ use tokio::task::JoinHandle;
 const MAX_BUFFERED_PACKETS: usize = 1 << 16;
 
 pub use config::{BeforeConnect, Config, Rejection, Transport};
+pub use mixed::Mixed;
 pub use res::{Res, SailsReq, ServerError, SocketRequest};
 pub use session::{Session, SessionStore};
 pub use sockets::Sockets;

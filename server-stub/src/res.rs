@@ -15,6 +15,7 @@ use http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use serde_json::{Map, Value};
 use socketioxide::extract::SocketRef;
 
+use crate::mixed::Mixed;
 use crate::session::Session;
 
 /// Headers the action set explicitly (`res.set(name, value)`), in call order and original case.
@@ -53,6 +54,11 @@ pub struct VirtualHead;
 /// The original `url` string of a virtual request (`req.url`).
 #[derive(Clone, Debug)]
 pub struct VirtualUrl(pub String);
+
+/// The body of `res.json(value)` when the value holds binary data ([`Res::json_mixed`]): the socket layer
+/// sends it as is, each binary value as an attachment, while the HTTP body has each as a `Buffer`'s JSON.
+#[derive(Clone, Debug)]
+pub struct MixedBody(pub Mixed);
 
 /// A response under construction, like Sails' `res` (`res.status(..).set(..).json(..)`).
 #[derive(Debug, Clone)]
@@ -136,6 +142,18 @@ impl Res {
         // `to_vec` writes straight into the buffer; `to_string()` would go through `Display`'s formatter.
         let text = serde_json::to_vec(value).unwrap_or_default();
         self.finish(Some("application/json; charset=utf-8"), Body::from(text))
+    }
+
+    /// `res.json(value)` of a value that may hold binary data (e.g. `Buffer`s a client sent in an ack):
+    /// over a socket each binary value goes back as an attachment, as Sails' virtual `res` hands the
+    /// value to socket.io as is; over HTTP it is `JSON.stringify`'s `{"type":"Buffer","data":[…]}`.
+    pub fn json_mixed(self, value: Mixed) -> Response {
+        if !value.has_binary() {
+            return self.json(&value.into_json());
+        }
+        let mut res = self.json(&value.clone().into_json());
+        res.extensions_mut().insert(MixedBody(value));
+        res
     }
 
     /// `res.send(text)`.

@@ -22,8 +22,10 @@ use socketioxide::socket::Socket;
 use crate::config::Config;
 use crate::gate::{query_get, query_pairs};
 use crate::inspect::format_s;
+use crate::mixed::Mixed;
 use crate::res::{
-    not_found, ExplicitHeaders, JwrHeadersOnly, ServerError, SocketRequest, VirtualBody, VirtualHead, VirtualUrl,
+    not_found, ExplicitHeaders, JwrHeadersOnly, MixedBody, ServerError, SocketRequest, VirtualBody, VirtualHead,
+    VirtualUrl,
 };
 use crate::session::SessionStore;
 use crate::Stack;
@@ -86,6 +88,8 @@ pub enum JwrBody {
     Json(Value),
     /// A binary body.
     Bytes(Bytes),
+    /// JSON with binary values inside (`res.json` of a value holding `Buffer`s), each an attachment.
+    Mixed(Mixed),
 }
 
 impl Serialize for JwrBody {
@@ -93,6 +97,7 @@ impl Serialize for JwrBody {
         match self {
             JwrBody::Json(v) => v.serialize(s),
             JwrBody::Bytes(b) => s.serialize_bytes(b),
+            JwrBody::Mixed(m) => m.serialize(s),
         }
     }
 }
@@ -175,7 +180,9 @@ pub async fn response_to_jwr(res: Response, config: &Config) -> (Jwr, Vec<String
         };
         return (jwr, set_cookies);
     }
-    let body = if bytes.is_empty() && ct.is_empty() {
+    let body = if let Some(MixedBody(mixed)) = parts.extensions.remove::<MixedBody>() {
+        Some(JwrBody::Mixed(mixed))
+    } else if bytes.is_empty() && ct.is_empty() {
         None
     } else if ct.starts_with("application/json") {
         match serde_json::from_slice::<Value>(&bytes) {

@@ -203,6 +203,25 @@ async fn a_server_event_asking_for_an_ack_is_answered() {
         question.ack(vec![Payload::Json(json!({"got": 1})), Payload::Json(json!("two"))]).unwrap();
         let jwr = asked.await.unwrap().unwrap();
         assert_eq!(jwr.body_json().unwrap(), &json!({"answer": [{"got": 1}, "two"]}), "{eio:?}");
+
+        // Binary arguments come back as binary, as real Sails sends back the Buffers it was acked with.
+        let asked = tokio::spawn({
+            let socket = socket.clone();
+            async move { socket.post("/ask", &json!({"q": 2})).await }
+        });
+        let question = next_server_event_with_ack(&mut events, "question").await;
+        let file = Payload::Object(vec![("file".into(), Payload::Binary(vec![0, 1, 255]))]);
+        question.ack(vec![file, Payload::Binary(vec![7])]).unwrap();
+        let jwr = asked.await.unwrap().unwrap();
+        let answer = Payload::Object(vec![(
+            "answer".into(),
+            Payload::Array(vec![
+                Payload::Object(vec![("file".into(), Payload::Binary(vec![0, 1, 255]))]),
+                Payload::Binary(vec![7]),
+            ]),
+        )]);
+        assert_eq!(jwr.body, Some(answer), "{eio:?}");
+        assert_eq!(jwr.status_code, 200);
         socket.disconnect().await.unwrap();
     }
     server.shutdown().await;

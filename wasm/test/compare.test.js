@@ -92,6 +92,17 @@ async function runBoth(server, t) {
       assert.deepStrictEqual(b[0], { answer: [{ got: { q: 1 }, n: [1, 2] }, 'two'] });
       assert.deepStrictEqual(questions[1], questions[0]);
     });
+    await t.test('binary ack arguments come back as binary the same way', async () => {
+      // Real Sails hands the acked Buffers back to socket.io in the JWR, which sends them as attachments.
+      [ref, mine].forEach((s) => {
+        s.off('question');
+        s.on('question', (q, ack) => ack({ file: Buffer.from([0, 1, 255]), q: q }, new Uint8Array([7]).buffer));
+      });
+      const [a, b] = await Promise.all([call(ref, 'post', '/ask', { q: 2 }), call(mine, 'post', '/ask', { q: 2 })]);
+      assert.deepStrictEqual(shape(...b), shape(...a));
+      assert.deepStrictEqual(b[0], { answer: [{ file: Buffer.from([0, 1, 255]), q: { q: 2 } }, Buffer.from([7])] });
+      assert.strictEqual(b[1].statusCode, 200);
+    });
     await t.test('a request in flight when the socket disconnects fails the same way', async () => {
       const pending = [call(ref, 'get', '/hello'), call(mine, 'get', '/hello')];
       const disconnects = [once(ref, 'disconnect'), once(mine, 'disconnect')];
