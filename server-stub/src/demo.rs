@@ -52,6 +52,7 @@ pub fn router() -> Router {
         .route("/echo", any(echo))
         .route("/status/{code}", get(status))
         .route("/text", get(text))
+        .route("/bytes", get(bytes))
         .route("/redirect", get(redirect))
         .route("/error", get(error))
         .route("/login", post(login))
@@ -105,6 +106,11 @@ async fn status(req: SailsReq) -> Result<Response, ServerError> {
 
 async fn text() -> Response {
     Res::new().set("content-type", "text/plain; charset=utf-8").send("plain text")
+}
+
+/// `res.send(buffer)`: a binary body (a BINARY_ACK attachment over a socket).
+async fn bytes() -> Response {
+    Res::new().send_bytes(&[0u8, 1, 2, 254, 255][..])
 }
 
 async fn redirect(req: SailsReq) -> Response {

@@ -34,6 +34,7 @@ const CALLS = [
   ['get', '/status/404'],
   ['get', '/status/500'],
   ['get', '/text'],
+  ['get', '/bytes'],   // a binary body: a Buffer in node for both clients
   ['get', '/redirect'],
   ['get', '/no/such/route'],
   ['post', '/login', { userId: 7 }],

@@ -52,6 +52,8 @@ var LONG_STRING = 4096;
 
 /** Sorted keys, long strings replaced by a digest, undefined dropped. */
 function canonical(value) {
+  // Binary data as JSON.stringify writes a Buffer ({"type":"Buffer","data":[…]}), as the Rust runner does.
+  if (Buffer.isBuffer(value)) { return canonical(value.toJSON()); }
   if (typeof value === 'string') {
     if (value.length > LONG_STRING) {
       var digest = crypto.createHash('sha256').update(value, 'utf8').digest('hex');

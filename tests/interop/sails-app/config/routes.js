@@ -9,6 +9,7 @@ module.exports.routes = {
   'ALL /echo': 'ConformanceController.echo',
   'GET /status/:code': 'ConformanceController.status',
   'GET /text': 'ConformanceController.text',
+  'GET /bytes': 'ConformanceController.bytes',
   'GET /redirect': 'ConformanceController.redirect',
   'GET /error': 'ConformanceController.error',
   'POST /login': 'ConformanceController.login',

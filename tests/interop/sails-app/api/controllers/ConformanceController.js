@@ -40,6 +40,11 @@ module.exports = {
     return res.send('plain text');
   },
 
+  // A binary body: over a socket the JWR body is an attachment (a Buffer for sails.io.js in node).
+  bytes: function (req, res) {
+    return res.send(Buffer.from([0, 1, 2, 254, 255]));
+  },
+
   redirect: function (req, res) {
     return res.redirect('/hello');
   },
