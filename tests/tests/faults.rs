@@ -2,7 +2,8 @@
 //! and against the server-stub, over both protocol generations:
 //! - the server is killed with requests in flight and restarted while more are queued: in-flight
 //!   requests end with `Error::Disconnected`, queued ones are delivered exactly once after the
-//!   automatic reconnection (the server counts deliveries), none hangs;
+//!   automatic reconnection (the server counts deliveries), none hangs; on a WebSocket, and with
+//!   long-polling upgraded to a WebSocket (`[Polling, Websocket]`), where the reconnection upgrades again;
 //! - the server freezes (SIGSTOP; a blocked runtime for the stub): the heartbeat detects it within
 //!   `pingInterval + pingTimeout`;
 //! - the server disconnects the socket (`socket.disconnect(true)`): no automatic reconnection;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use axum::routing::{get, post};
 use futures_util::StreamExt;
-use sails_io::{DisconnectReason, EioVersion, Error, EventStream, Reconnection, SailsSocket, SocketEvent};
+use sails_io::{DisconnectReason, EioVersion, Error, EventStream, Reconnection, SailsSocket, SocketEvent, Transport};
 use serde_json::json;
 
 use common::RealSails;
@@ -41,12 +42,23 @@ enum StubCommand {
 
 impl Stub {
     fn start(port: u16, ping: Option<Duration>, reject: Option<&str>) -> Stub {
+        Stub::start_with(port, ping, reject, &[sails_io_stub::Transport::Websocket])
+    }
+
+    fn start_with(
+        port: u16,
+        ping: Option<Duration>,
+        reject: Option<&str>,
+        transports: &[sails_io_stub::Transport],
+    ) -> Stub {
+        let transports = transports.to_vec();
         let (url_tx, url_rx) = std::sync::mpsc::channel();
         let (commands, rx) = std::sync::mpsc::channel::<StubCommand>();
         let reject = reject.map(str::to_owned);
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            let mut builder = sails_io_stub::Builder::new().host("127.0.0.1").port(port).app(fault_app());
+            let mut builder =
+                sails_io_stub::Builder::new().host("127.0.0.1").port(port).transports(&transports).app(fault_app());
             if let Some(ping) = ping {
                 builder = builder.ping_interval(ping).ping_timeout(ping);
             }
@@ -174,12 +186,29 @@ async fn wait_disconnected(events: &mut EventStream) -> DisconnectReason {
 /// port: the in-flight one fails, the queued ones arrive exactly once.
 async fn restart_scenario(
     eio: EioVersion,
+    transports: &[Transport],
     url: &str,
     crash: impl FnOnce(),
     restart: impl FnOnce() -> Box<dyn std::any::Any>,
 ) {
-    let socket =
-        SailsSocket::builder(url).protocol(eio).reconnection_policy(fast_reconnection()).connect().await.unwrap();
+    let socket = SailsSocket::builder(url)
+        .protocol(eio)
+        .transports(transports)
+        .reconnection_policy(fast_reconnection())
+        .connect()
+        .await
+        .unwrap();
+    let upgrades = transports == [Transport::Polling, Transport::Websocket];
+    let upgraded = || async {
+        let deadline = Instant::now() + T;
+        while socket.transport() != Some(Transport::Websocket) {
+            assert!(Instant::now() < deadline, "{eio:?}: not upgraded: {:?}", socket.transport());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    if upgrades {
+        upgraded().await;
+    }
     let mut events = socket.events();
     let slow = {
         let s = socket.clone();
@@ -203,15 +232,32 @@ async fn restart_scenario(
     }
     let counts = socket.get("/counts").await.unwrap();
     assert_eq!(counts.body_json(), Some(&json!({"q0": 1, "q1": 1, "q2": 1})), "{eio:?}: each delivered once");
+    if upgrades {
+        upgraded().await;
+    }
     socket.disconnect().await.unwrap();
 }
+
+const UPGRADE: [Transport; 2] = [Transport::Polling, Transport::Websocket];
 
 #[tokio::test]
 async fn real_sails_restart_with_requests_in_flight_and_queued() {
     for eio in GENERATIONS {
         let app = RealSails::start(0, &[]);
         let (url, port) = (app.url.clone(), app.port);
-        restart_scenario(eio, &url, move || app.crash(), move || Box::new(RealSails::start(port, &[]))).await;
+        let restart = move || Box::new(RealSails::start(port, &[])) as Box<dyn std::any::Any>;
+        restart_scenario(eio, &[Transport::Websocket], &url, move || app.crash(), restart).await;
+    }
+}
+
+#[tokio::test]
+async fn real_sails_restart_with_the_upgrade_from_polling() {
+    const BOTH: &[(&str, &str)] = &[("SAILS_TRANSPORTS", "polling,websocket")];
+    for eio in GENERATIONS {
+        let app = RealSails::start(0, BOTH);
+        let (url, port) = (app.url.clone(), app.port);
+        let restart = move || Box::new(RealSails::start(port, BOTH)) as Box<dyn std::any::Any>;
+        restart_scenario(eio, &UPGRADE, &url, move || app.crash(), restart).await;
     }
 }
 
@@ -220,7 +266,20 @@ async fn stub_restart_with_requests_in_flight_and_queued() {
     for eio in GENERATIONS {
         let stub = Stub::start(0, None, None);
         let (url, port) = (stub.url.clone(), stub.port);
-        restart_scenario(eio, &url, move || stub.crash(), move || Box::new(Stub::start(port, None, None))).await;
+        let restart = move || Box::new(Stub::start(port, None, None)) as Box<dyn std::any::Any>;
+        restart_scenario(eio, &[Transport::Websocket], &url, move || stub.crash(), restart).await;
+    }
+}
+
+#[tokio::test]
+async fn stub_restart_with_the_upgrade_from_polling() {
+    use sails_io_stub::Transport as Served;
+    const BOTH: &[Served] = &[Served::Polling, Served::Websocket];
+    for eio in GENERATIONS {
+        let stub = Stub::start_with(0, None, None, BOTH);
+        let (url, port) = (stub.url.clone(), stub.port);
+        let restart = move || Box::new(Stub::start_with(port, None, None, BOTH)) as Box<dyn std::any::Any>;
+        restart_scenario(eio, &UPGRADE, &url, move || stub.crash(), restart).await;
     }
 }
 
