@@ -8,12 +8,54 @@ mod common;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use sails_io::{EioVersion, SailsSocket, SocketEvent, Transport};
+use sails_io::{EioVersion, EventStream, SailsSocket, SocketEvent, Transport};
 use serde_json::json;
 
 use common::RealSails;
 
 const GENERATIONS: [EioVersion; 2] = [EioVersion::V3, EioVersion::V4];
+
+/// The stub serving `transports`, heartbeats every 300 ms with a 2 s timeout.
+async fn stub(transports: &[sails_io_stub::Transport]) -> sails_io_stub::RunningServer {
+    sails_io_stub::Builder::new()
+        .host("127.0.0.1")
+        .port(0)
+        .transports(transports)
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(2000))
+        .app(sails_io_stub::demo::router())
+        .start()
+        .await
+        .unwrap()
+}
+
+/// `n` requests made at once on `socket` are each answered once, with their own data.
+async fn concurrent_echoes(socket: &SailsSocket, n: usize, eio: EioVersion) {
+    let calls: Vec<_> = (0..n)
+        .map(|i| {
+            let socket = socket.clone();
+            tokio::spawn(async move { socket.post("/echo", &json!({ "i": i })).await })
+        })
+        .collect();
+    for (i, call) in calls.into_iter().enumerate() {
+        assert_eq!(call.await.unwrap().unwrap().body_json().unwrap()["body"], json!({ "i": i }), "{eio:?}");
+    }
+}
+
+/// `b` joins `room`, `a` says `text` there, and `b` gets the `said` event.
+async fn say_in_room(a: &SailsSocket, b: &SailsSocket, b_events: &mut EventStream, room: &str, text: &str) {
+    b.post(&format!("/rooms/{room}/join"), &json!({})).await.unwrap().error_for_status().unwrap();
+    a.post(&format!("/rooms/{room}/say"), &json!({ "text": text })).await.unwrap().error_for_status().unwrap();
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(10), b_events.next()).await.unwrap().unwrap();
+        if let SocketEvent::Server(e) = e {
+            if e.name == "said" {
+                assert_eq!(e.json_value(), json!({ "room": room, "text": text }));
+                return;
+            }
+        }
+    }
+}
 
 async fn exercise(url: &str, eio: EioVersion) {
     let polling = |eio| SailsSocket::builder(url).protocol(eio).transports(&[Transport::Polling]);
@@ -27,28 +69,9 @@ async fn exercise(url: &str, eio: EioVersion) {
     assert_eq!(me.body_json().unwrap()["id"], json!(a.id().unwrap()), "{eio:?}");
 
     // Several requests in flight at once go out in as few POSTs as the driver can batch.
-    let calls: Vec<_> = (0..20)
-        .map(|i| {
-            let a = a.clone();
-            tokio::spawn(async move { a.post("/echo", &json!({ "i": i })).await })
-        })
-        .collect();
-    for (i, call) in calls.into_iter().enumerate() {
-        assert_eq!(call.await.unwrap().unwrap().body_json().unwrap()["body"], json!({ "i": i }), "{eio:?}");
-    }
-
+    concurrent_echoes(&a, 20, eio).await;
     // A broadcast reaches the other polling socket through its long poll.
-    b.post("/rooms/poll/join", &json!({})).await.unwrap().error_for_status().unwrap();
-    a.post("/rooms/poll/say", &json!({"text": "via polling"})).await.unwrap().error_for_status().unwrap();
-    loop {
-        let e = tokio::time::timeout(Duration::from_secs(10), b_events.next()).await.unwrap().unwrap();
-        if let SocketEvent::Server(e) = e {
-            if e.name == "said" {
-                assert_eq!(e.json_value(), json!({"room": "poll", "text": "via polling"}), "{eio:?}");
-                break;
-            }
-        }
-    }
+    say_in_room(&a, &b, &mut b_events, "poll", "via polling").await;
 
     let big = "p".repeat(1_000_000);
     let echoed = a.post("/echo", &json!({ "big": big })).await.unwrap_or_else(|e| panic!("{eio:?}: {e}"));
@@ -74,15 +97,7 @@ async fn upgrade(url: &str, eio: EioVersion) {
     let b = both(eio).connect().await.unwrap();
     let mut b_events = b.events();
     // Requests made at once, while the probe is under way or polling is paused, go out once each.
-    let calls: Vec<_> = (0..50)
-        .map(|i| {
-            let a = a.clone();
-            tokio::spawn(async move { a.post("/echo", &json!({ "i": i })).await })
-        })
-        .collect();
-    for (i, call) in calls.into_iter().enumerate() {
-        assert_eq!(call.await.unwrap().unwrap().body_json().unwrap()["body"], json!({ "i": i }), "{eio:?}");
-    }
+    concurrent_echoes(&a, 50, eio).await;
     for socket in [&a, &b] {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while socket.transport() != Some(Transport::Websocket) {
@@ -92,17 +107,7 @@ async fn upgrade(url: &str, eio: EioVersion) {
     }
     let me = a.get("/me/id").await.unwrap();
     assert_eq!(me.body_json().unwrap()["id"], json!(a.id().unwrap()), "{eio:?}: the same session after the upgrade");
-    b.post("/rooms/up/join", &json!({})).await.unwrap().error_for_status().unwrap();
-    a.post("/rooms/up/say", &json!({"text": "upgraded"})).await.unwrap().error_for_status().unwrap();
-    loop {
-        let e = tokio::time::timeout(Duration::from_secs(10), b_events.next()).await.unwrap().unwrap();
-        if let SocketEvent::Server(e) = e {
-            if e.name == "said" {
-                assert_eq!(e.json_value(), json!({"room": "up", "text": "upgraded"}), "{eio:?}");
-                break;
-            }
-        }
-    }
+    say_in_room(&a, &b, &mut b_events, "up", "upgraded").await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert!(a.is_connected(), "{eio:?}: heartbeats over the upgraded transport");
     assert_eq!(a.get("/hello").await.unwrap().status_code, 200);
@@ -125,16 +130,7 @@ async fn long_polling_against_real_sails() {
 
 #[tokio::test]
 async fn long_polling_against_the_stub() {
-    let server = sails_io_stub::Builder::new()
-        .host("127.0.0.1")
-        .port(0)
-        .transports(&[sails_io_stub::Transport::Polling, sails_io_stub::Transport::Websocket])
-        .ping_interval(Duration::from_millis(300))
-        .ping_timeout(Duration::from_millis(2000))
-        .app(sails_io_stub::demo::router())
-        .start()
-        .await
-        .unwrap();
+    let server = stub(&[sails_io_stub::Transport::Polling, sails_io_stub::Transport::Websocket]).await;
     for eio in GENERATIONS {
         exercise(&server.url(), eio).await;
         upgrade(&server.url(), eio).await;
@@ -144,14 +140,7 @@ async fn long_polling_against_the_stub() {
 
 #[tokio::test]
 async fn no_upgrade_when_the_server_offers_none() {
-    let server = sails_io_stub::Builder::new()
-        .host("127.0.0.1")
-        .port(0)
-        .transports(&[sails_io_stub::Transport::Polling])
-        .app(sails_io_stub::demo::router())
-        .start()
-        .await
-        .unwrap();
+    let server = stub(&[sails_io_stub::Transport::Polling]).await;
     for eio in GENERATIONS {
         let socket = SailsSocket::builder(server.url())
             .protocol(eio)
@@ -210,14 +199,7 @@ async fn websocket_blocking_proxy(upstream: std::net::SocketAddr) -> String {
 
 #[tokio::test]
 async fn a_failed_upgrade_probe_stays_on_polling() {
-    let server = sails_io_stub::Builder::new()
-        .host("127.0.0.1")
-        .port(0)
-        .transports(&[sails_io_stub::Transport::Polling, sails_io_stub::Transport::Websocket])
-        .app(sails_io_stub::demo::router())
-        .start()
-        .await
-        .unwrap();
+    let server = stub(&[sails_io_stub::Transport::Polling, sails_io_stub::Transport::Websocket]).await;
     let proxy = websocket_blocking_proxy(server.addr()).await;
     for eio in GENERATIONS {
         let socket = SailsSocket::builder(&proxy)
