@@ -61,6 +61,16 @@ pub use session::{Session, SessionStore};
 pub use sockets::Sockets;
 pub use vreq::{Jwr, JwrBody};
 
+/// The tokio runtime `sails-io-stub --threads N` serves on: everything on one thread for `1` (as a node
+/// process serves Sails; the lowest latency per request), a worker per CPU core for `0`, else `N` workers.
+pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    match threads {
+        1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        0 => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build(),
+    }
+}
+
 /// `GET /__getcookie` (sails-hook-sockets' shadow route with `grant3rdPartyCookie`).
 async fn getcookie() -> Response {
     Res::new().set("Content-Type", "application/javascript").send("_sailsIoJSConnect();")

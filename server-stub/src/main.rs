@@ -54,12 +54,7 @@ struct Cli {
 
 fn main() {
     let cli = Cli::parse();
-    let runtime = match cli.threads {
-        1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
-        0 => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
-        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build(),
-    };
-    match runtime {
+    match sails_io_stub::runtime(cli.threads) {
         Ok(runtime) => runtime.block_on(serve(cli)),
         Err(e) => {
             eprintln!("sails-io-stub: cannot start the runtime: {e}");

@@ -643,11 +643,7 @@ fn current_thread_runtime() -> bool {
 /// (default 1, the binary's default).
 fn stub_runtime() -> Result<tokio::runtime::Runtime, AnyError> {
     let threads: usize = std::env::var("STUB_THREADS").map_or(Ok(1), |n| n.parse())?;
-    Ok(match threads {
-        1 => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
-        0 => tokio::runtime::Builder::new_multi_thread().enable_all().build()?,
-        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build()?,
-    })
+    Ok(sails_io_stub::runtime(threads)?)
 }
 
 fn main() -> Result<(), AnyError> {
