@@ -10,7 +10,7 @@ use web_time::Instant;
 
 use super::events::{AckResponder, ServerEvent, SocketEvent};
 use super::socket::Shared;
-pub(crate) use super::transport::TransportOptions;
+pub(crate) use super::transport::{HttpProxy, TransportOptions};
 use super::transport::{Incoming, Transport};
 use crate::connection::{Connection, Event, RequestId, Transmit};
 use crate::error::Error;

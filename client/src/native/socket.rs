@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
+use base64::Engine as _;
 use futures_util::Stream;
 use http::header::{HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
@@ -17,7 +18,7 @@ const DEFAULT_READ_BUFFER_SIZE: usize = 4 * 1024;
 use url::Url;
 use web_time::Duration;
 
-use super::driver::{Command, Driver, TransportOptions};
+use super::driver::{Command, Driver, HttpProxy, TransportOptions};
 use super::events::SocketEvent;
 use crate::connection::{Config, Connection, Reconnection};
 use crate::error::Error;
@@ -335,6 +336,7 @@ pub struct SailsSocketBuilder {
     read_buffer_size: usize,
     rng_seed: Option<u64>,
     root_certificates: Vec<Vec<u8>>,
+    proxy: Option<String>,
 }
 
 impl SailsSocketBuilder {
@@ -358,6 +360,7 @@ impl SailsSocketBuilder {
             read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
             rng_seed: None,
             root_certificates: Vec::new(),
+            proxy: None,
         }
     }
 
@@ -487,6 +490,17 @@ impl SailsSocketBuilder {
         self
     }
 
+    /// Connects through an HTTP proxy, `http://[user:password@]host:port` (what socket.io-client in node
+    /// does with a proxy `agent`). The WebSocket goes through it with `CONNECT`, so `wss://` stays TLS
+    /// from end to end and the proxy resolves the server's name; `/__getcookie` and long-polling use
+    /// reqwest's proxy support. The user and password, if any, are sent as `Proxy-Authorization: Basic`.
+    /// Without this the WebSocket connects directly (the HTTP requests follow reqwest's defaults, which
+    /// read the `HTTP_PROXY`/`HTTPS_PROXY` environment variables).
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Some(url.into());
+        self
+    }
+
     /// Builds the socket without connecting: requests queue until [`SailsSocket::connect`]. Needs a tokio
     /// runtime.
     pub fn build(self) -> Result<SailsSocket, Error> {
@@ -551,6 +565,7 @@ impl SailsSocketBuilder {
             http_timeout: self.connect_timeout,
             tls,
             root_certificates: self.root_certificates,
+            proxy: self.proxy.as_deref().map(http_proxy).transpose()?,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::default());
@@ -569,6 +584,27 @@ impl SailsSocketBuilder {
 
 /// The rustls configuration for extra root certificates (`None`: tokio-tungstenite's default, the
 /// webpki roots).
+/// Checks a proxy URL (`http://[user:password@]host[:port]`) and prepares its `Proxy-Authorization`.
+fn http_proxy(url: &str) -> Result<HttpProxy, Error> {
+    let invalid = |why: &str| Error::InvalidRequest(format!("proxy URL: {why}"));
+    let parsed = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+    if parsed.scheme() != "http" {
+        return Err(invalid(&format!("only http:// proxies are supported, not {}://", parsed.scheme())));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("no host"));
+    }
+    let authorization = if parsed.username().is_empty() && parsed.password().is_none() {
+        None
+    } else {
+        let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let credentials = format!("{}:{}", decode(parsed.username()), decode(parsed.password().unwrap_or_default()));
+        let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials));
+        Some(HeaderValue::from_str(&basic).map_err(|_| invalid("the credentials cannot be a header"))?)
+    };
+    Ok(HttpProxy { url: parsed, authorization })
+}
+
 fn tls_config(extra_roots: &[Vec<u8>]) -> Result<Option<Arc<rustls::ClientConfig>>, Error> {
     if extra_roots.is_empty() {
         return Ok(None);

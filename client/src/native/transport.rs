@@ -53,6 +53,25 @@ pub(crate) struct TransportOptions {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// The extra root certificates (DER), for the HTTP requests.
     pub root_certificates: Vec<Vec<u8>>,
+    /// An HTTP proxy for every connection ([`SailsSocketBuilder::proxy`](super::SailsSocketBuilder::proxy)).
+    pub proxy: Option<HttpProxy>,
+}
+
+/// An HTTP proxy: the WebSocket goes through it with `CONNECT`, the HTTP requests with reqwest's proxy
+/// support.
+#[derive(Debug)]
+pub(crate) struct HttpProxy {
+    /// `http://[user:password@]host:port`.
+    pub url: Url,
+    /// `Basic …` from the URL's user and password, if it has them.
+    pub authorization: Option<HeaderValue>,
+}
+
+impl HttpProxy {
+    /// `host:port` of the proxy, for messages (never the credentials).
+    fn authority(&self) -> String {
+        format!("{}:{}", self.url.host_str().unwrap_or_default(), self.url.port_or_known_default().unwrap_or(80))
+    }
 }
 
 /// What reading a transport gave.
@@ -77,7 +96,11 @@ impl Transport {
     /// Opens the transport the options ask for: optional `/__getcookie`, then the handshake with cookies
     /// and initial headers.
     pub(crate) async fn open(options: Arc<TransportOptions>) -> Result<Transport, Error> {
-        let addrs = resolve(&options.http_url).await?;
+        // Through a proxy, the proxy resolves the server's name.
+        let addrs = match options.proxy {
+            Some(_) => Vec::new(),
+            None => resolve(&options.http_url).await?,
+        };
         if let Some(path) = &options.getcookie {
             fetch_cookie(&options, &addrs, path).await?;
         }
@@ -197,7 +220,10 @@ async fn open_websocket(options: &TransportOptions, addrs: &[SocketAddr], url: &
         .max_frame_size(Some(options.max_message_size))
         .read_buffer_size(options.read_buffer_size);
     let connector = options.tls.clone().map(tokio_tungstenite::Connector::Rustls);
-    let tcp = connect_tcp(addrs).await?;
+    let tcp = match &options.proxy {
+        Some(proxy) => connect_through(proxy, url).await?,
+        None => connect_tcp(addrs).await?,
+    };
     match tokio_tungstenite::client_async_tls_with_config(request, tcp, Some(config), connector).await {
         Ok((ws, _response)) => Ok(ws),
         Err(tungstenite::Error::Http(response)) => Err(Error::Handshake {
@@ -271,7 +297,11 @@ fn http_client(
     if let Some(timeout) = timeout {
         builder = builder.timeout(timeout);
     }
-    if let Some(url::Host::Domain(host)) = options.http_url.host() {
+    if let Some(proxy) = &options.proxy {
+        let proxy = reqwest::Proxy::all(proxy.url.as_str())
+            .map_err(|e| Error::InvalidRequest(format!("proxy {}: {e}", proxy.authority())))?;
+        builder = builder.proxy(proxy);
+    } else if let Some(url::Host::Domain(host)) = options.http_url.host() {
         builder = builder.resolve_to_addrs(host, addrs);
     }
     for der in &options.root_certificates {
@@ -315,6 +345,48 @@ async fn connect_tcp(addrs: &[SocketAddr]) -> Result<TcpStream, Error> {
         }
     }
     Err(Error::Transport(last.unwrap_or_else(|| "no address to connect to".into())))
+}
+
+/// Longest proxy answer to `CONNECT` read before giving up.
+const MAX_PROXY_RESPONSE: usize = 8 * 1024;
+
+/// A TCP tunnel to `url`'s host and port through `proxy` (`CONNECT host:port`), on which the WebSocket
+/// (and TLS for `wss://`) handshake then runs end to end.
+async fn connect_through(proxy: &HttpProxy, url: &Url) -> Result<TcpStream, Error> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let host = url.host_str().ok_or_else(|| Error::InvalidRequest(format!("{url}: no host")))?;
+    let port = url.port_or_known_default().ok_or_else(|| Error::InvalidRequest(format!("{url}: no port")))?;
+    let target = format!("{host}:{port}");
+    let mut tcp = connect_tcp(&resolve(&proxy.url).await?).await?;
+    let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
+    if let Some(authorization) = proxy.authorization.as_ref().and_then(|v| v.to_str().ok()) {
+        request.push_str(&format!("Proxy-Authorization: {authorization}\r\n"));
+    }
+    request.push_str("\r\n");
+    let failed = |what: String| Error::Transport(format!("proxy {}: {what}", proxy.authority()));
+    tcp.write_all(request.as_bytes()).await.map_err(|e| failed(e.to_string()))?;
+    // The answer's head, read one byte at a time so nothing of the tunnel is consumed.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() >= MAX_PROXY_RESPONSE {
+            return Err(failed("answer to CONNECT too long".into()));
+        }
+        match tcp.read_u8().await {
+            Ok(byte) => head.push(byte),
+            Err(e) => return Err(failed(format!("no answer to CONNECT: {e}"))),
+        }
+    }
+    let status_line = String::from_utf8_lossy(head.split(|&b| b == b'\r').next().unwrap_or_default()).into_owned();
+    let status = status_line.split_whitespace().nth(1).and_then(|code| code.parse::<u16>().ok());
+    // A refusal is the handshake's rejection, as the same status from the proxy is on the HTTP path.
+    match status {
+        Some(200..=299) => Ok(tcp),
+        Some(status) => Err(Error::Handshake {
+            status,
+            body: format!("proxy {}: CONNECT {target} answered {status_line}", proxy.authority()),
+        }),
+        None => Err(failed(format!("CONNECT {target} answered {status_line}"))),
+    }
 }
 
 /// The typed error hidden in an error's source chain: a rustls error is [`Error::Tls`]. tokio-rustls and
