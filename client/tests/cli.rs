@@ -147,6 +147,7 @@ async fn any_status_exits_zero_and_failures_do_not() {
         vec!["request", "POST", url.as_str(), "-F", "f=@/nonexistent/sails-io-cli-test"],
         vec!["request", "GET", "not a url"],
         vec!["request", "GET", url.as_str(), "--transports", "carrier-pigeon"],
+        vec!["request", "GET", url.as_str(), "--proxy", "socks5://127.0.0.1:1080"],
     ] {
         let out = run(&args, b"").await;
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -165,6 +166,12 @@ async fn any_status_exits_zero_and_failures_do_not() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert!(!out.stderr.is_empty());
+    // A server that answers, behind a proxy that is not there: the proxy is used, and fails.
+    let via = format!("http://127.0.0.1:{closed}");
+    let out =
+        run(&["request", "GET", &format!("{}/hello", server.url()), "--proxy", &via, "--timeout", "5"], b"").await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("proxy 127.0.0.1:{closed}")));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -51,6 +51,9 @@ struct Connection {
     /// long-polling, then upgrade to a WebSocket if the server offers one).
     #[arg(long, default_value = "websocket", value_delimiter = ',', value_parser = ["websocket", "polling"])]
     transports: Vec<String>,
+    /// An HTTP proxy, `http://[user:password@]host:port` (the WebSocket goes through it with CONNECT).
+    #[arg(long)]
+    proxy: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -166,7 +169,16 @@ fn builder(server: &str, c: &Connection) -> Result<SailsSocketBuilder, Failure> 
     if c.getcookie {
         b = b.get_cookie(true);
     }
+    if let Some(proxy) = &c.proxy {
+        b = b.proxy(proxy);
+    }
     Ok(b)
+}
+
+/// The socket the flags describe, not connected yet; a setting the client refuses (e.g. a proxy URL it
+/// cannot use) is a bad argument.
+fn socket(server: &str, c: &Connection) -> Result<SailsSocket, Failure> {
+    builder(server, c)?.build().map_err(|e| usage(e.to_string()))
 }
 
 fn parse_data(data: Option<&str>) -> Result<Value, Failure> {
@@ -242,7 +254,8 @@ async fn request(
         req = req.header(name.trim(), value.trim());
     }
     req.validate().map_err(|e| usage(e.to_string()))?;
-    let socket = builder(&server, c)?.connect().await?;
+    let socket = socket(&server, c)?;
+    socket.connect().await?;
     let jwr = socket.request(req).await?;
     println!("{}", jwr.to_json());
     let _ = socket.disconnect().await;
@@ -273,7 +286,7 @@ async fn listen(
 ) -> Result<(), Failure> {
     let requests = specs.iter().map(|s| parse_request_spec(s)).collect::<Result<Vec<_>, _>>()?;
     let (server, _) = split_url(url)?;
-    let socket = builder(&server, c)?.build()?;
+    let socket = socket(&server, c)?;
     let mut events = socket.events();
     socket.connect().await?;
     for req in requests {

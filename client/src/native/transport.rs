@@ -357,13 +357,13 @@ async fn connect_through(proxy: &HttpProxy, url: &Url) -> Result<TcpStream, Erro
     let host = url.host_str().ok_or_else(|| Error::InvalidRequest(format!("{url}: no host")))?;
     let port = url.port_or_known_default().ok_or_else(|| Error::InvalidRequest(format!("{url}: no port")))?;
     let target = format!("{host}:{port}");
-    let mut tcp = connect_tcp(&resolve(&proxy.url).await?).await?;
+    let failed = |what: String| Error::Transport(format!("proxy {}: {what}", proxy.authority()));
+    let mut tcp = connect_tcp(&resolve(&proxy.url).await?).await.map_err(|e| failed(e.to_string()))?;
     let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
     if let Some(authorization) = proxy.authorization.as_ref().and_then(|v| v.to_str().ok()) {
         request.push_str(&format!("Proxy-Authorization: {authorization}\r\n"));
     }
     request.push_str("\r\n");
-    let failed = |what: String| Error::Transport(format!("proxy {}: {what}", proxy.authority()));
     tcp.write_all(request.as_bytes()).await.map_err(|e| failed(e.to_string()))?;
     // The answer's head, read one byte at a time so nothing of the tunnel is consumed.
     let mut head = Vec::new();
