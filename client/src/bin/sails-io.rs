@@ -230,12 +230,8 @@ fn request_data(data: Option<&str>, fields: &[String]) -> Result<Payload, Failur
             None => entries.push((name.to_owned(), value)),
         }
     }
-    // Without binary data the body stays plain JSON (the `Payload::Object` form is for binary parts).
-    if entries.iter().all(|(_, v)| !v.has_binary()) {
-        let object = entries.into_iter().filter_map(|(k, v)| Some((k, v.into_json()?))).collect();
-        return Ok(Payload::Json(Value::Object(object)));
-    }
-    Ok(Payload::Object(entries))
+    // Without binary data the body stays plain JSON.
+    Ok(Payload::object(entries))
 }
 
 async fn request(

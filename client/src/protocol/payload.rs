@@ -34,6 +34,16 @@ impl From<Vec<u8>> for Payload {
 }
 
 impl Payload {
+    /// An object from its entries, in the form this type promises: one [`Payload::Json`] when no value
+    /// holds binary data, a [`Payload::Object`] otherwise.
+    pub fn object(entries: Vec<(String, Payload)>) -> Payload {
+        if entries.iter().any(|(_, v)| v.has_binary()) {
+            return Payload::Object(entries);
+        }
+        // Every value is `Payload::Json` here, so none is left out.
+        Payload::Json(Json::from_entries(entries.into_iter().filter_map(|(k, v)| Some((k, v.into_json()?))).collect()))
+    }
+
     /// The JSON value, if this payload holds no binary data.
     pub fn as_json(&self) -> Option<&Json> {
         match self {
@@ -169,6 +179,14 @@ mod tests {
         ] {
             assert!(Payload::reconstruct(v, &[vec![1]]).is_err());
         }
+    }
+
+    #[test]
+    fn objects_are_json_unless_a_value_is_binary() {
+        let json = Payload::object(vec![("a".into(), json!(1).into()), ("b".into(), json!([2]).into())]);
+        assert_eq!(json, Payload::Json(json!({"a": 1, "b": [2]})));
+        let entries = vec![("a".into(), json!(1).into()), ("f".into(), Payload::Binary(vec![7]))];
+        assert_eq!(Payload::object(entries.clone()), Payload::Object(entries));
     }
 
     #[test]

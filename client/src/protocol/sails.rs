@@ -176,26 +176,16 @@ impl Request {
                 headers.push((k.clone(), Json::from_string(v)));
             }
         }
-        let method = Json::from_string(self.method.as_str());
-        let headers = Json::from_entries(headers);
-        let url = Json::from_owned_string(self.url);
-        match self.data {
-            Payload::Json(data) => {
-                let data = if data.is_null() { Json::from_entries(Vec::new()) } else { data };
-                Payload::Json(Json::from_entries(vec![
-                    ("method".into(), method),
-                    ("headers".into(), headers),
-                    ("data".into(), data),
-                    ("url".into(), url),
-                ]))
-            }
-            data => Payload::Object(vec![
-                ("method".into(), Payload::Json(method)),
-                ("headers".into(), Payload::Json(headers)),
-                ("data".into(), data),
-                ("url".into(), Payload::Json(url)),
-            ]),
-        }
+        let data = match self.data {
+            Payload::Json(data) if data.is_null() => Payload::Json(Json::from_entries(Vec::new())),
+            data => data,
+        };
+        Payload::object(vec![
+            ("method".into(), Payload::Json(Json::from_string(self.method.as_str()))),
+            ("headers".into(), Payload::Json(Json::from_entries(headers))),
+            ("data".into(), data),
+            ("url".into(), Payload::Json(Json::from_owned_string(self.url))),
+        ])
     }
 }
 
