@@ -639,22 +639,18 @@ fn current_thread_runtime() -> bool {
     std::env::var("RUNTIME").as_deref() == Ok("current-thread")
 }
 
-/// The runtime of the `stub` mode: what `sails-io-stub --threads N` builds, `N` from `STUB_THREADS`
-/// (default 1, the binary's default).
-fn stub_runtime() -> Result<tokio::runtime::Runtime, AnyError> {
-    let threads: usize = std::env::var("STUB_THREADS").map_or(Ok(1), |n| n.parse())?;
-    Ok(sails_io_stub::runtime(threads)?)
-}
-
 fn main() -> Result<(), AnyError> {
     let args = Args::parse()?;
-    let rt = if args.mode == "stub" {
-        stub_runtime()?
+    // `sails_io_stub::runtime`'s numbering: 1 is a current-thread runtime, 0 a worker per core. The `stub`
+    // mode takes `STUB_THREADS` (default 1, as `sails-io-stub --threads`), the others `RUNTIME`.
+    let threads: usize = if args.mode == "stub" {
+        std::env::var("STUB_THREADS").map_or(Ok(1), |n| n.parse())?
     } else if current_thread_runtime() {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+        1
     } else {
-        tokio::runtime::Builder::new_multi_thread().enable_all().build()?
+        0
     };
+    let rt = sails_io_stub::runtime(threads)?;
     let work = async move {
         match args.mode.as_str() {
             "stub" => serve_stub().await,
