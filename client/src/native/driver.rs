@@ -42,6 +42,12 @@ pub(crate) struct Driver {
     connect_waiters: Vec<oneshot::Sender<Result<(), Error>>>,
     transport: Option<Transport>,
     opening: Option<tokio::task::JoinHandle<Result<Transport, Error>>>,
+    /// One timer for the connection's next deadline, moved with `reset` rather than made anew on every
+    /// turn of the loop (a new `Sleep` registers with tokio's timer wheel and leaves it again each time).
+    /// Made on the first deadline (inside the runtime).
+    timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    /// The deadline `timer` is set to; `None` once it fired.
+    timer_at: Option<tokio::time::Instant>,
 }
 
 impl Driver {
@@ -62,6 +68,8 @@ impl Driver {
             connect_waiters: Vec::new(),
             transport: None,
             opening: None,
+            timer: None,
+            timer_at: None,
         }
     }
 
@@ -70,6 +78,13 @@ impl Driver {
         loop {
             self.flush().await;
             let deadline = self.conn.poll_timeout().map(tokio::time::Instant::from_std);
+            if let Some(at) = deadline.filter(|&at| self.timer_at != Some(at)) {
+                match self.timer.as_mut() {
+                    Some(timer) => timer.as_mut().reset(at),
+                    None => self.timer = Some(Box::pin(tokio::time::sleep_until(at))),
+                }
+                self.timer_at = Some(at);
+            }
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(command) => self.handle_command(command),
@@ -93,7 +108,10 @@ impl Driver {
                 incoming = async { self.transport.as_mut().expect("guarded").next().await }, if self.transport.is_some() => {
                     self.handle_incoming(incoming);
                 }
-                () = sleep_until(deadline), if deadline.is_some() => self.conn.handle_timeout(Instant::now()),
+                () = async { self.timer.as_mut().expect("set with the deadline").await }, if deadline.is_some() => {
+                    self.timer_at = None;
+                    self.conn.handle_timeout(Instant::now());
+                }
             }
             self.take_ready_inputs();
         }
@@ -299,12 +317,5 @@ impl Driver {
             }
         };
         self.shared.emit(&socket_event);
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }
