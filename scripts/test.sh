@@ -20,6 +20,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 step "the core compiles for the browser (wasm32-unknown-unknown)"
 cargo check -p sails-io --target wasm32-unknown-unknown
 
+step "the core's unit tests as the wasm package builds it (no default features: JSON as text, no long-polling)"
+cargo test -p sails-io --lib --no-default-features
+
 step "no Debug formatting in what the wasm build compiles (it is built with -Zfmt-debug=none)"
 scripts/check-wasm-debug-fmt.sh
 

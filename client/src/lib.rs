@@ -15,9 +15,11 @@
 //!   tokio-tungstenite (rustls for `wss://`), with a cookie jar shared with reqwest.
 //!
 //! Features: `serde_json` (default) makes JSON values [`serde_json::Value`]s ([`Payload`], [`Request::data`],
-//! [`Jwr`] bodies and headers, [`Jwr::json`]) and enables the native client. Without it the core holds
+//! [`Jwr`] bodies and headers, [`Jwr::json`]) and, with `polling`, enables the native client. Without it the core holds
 //! JSON as validated text ([`protocol::json::RawJson`]) and links neither serde nor serde_json: that is
-//! how the WebAssembly package uses it. `cli` builds the `sails-io` command-line tool.
+//! how the WebAssembly package uses it. `polling` (default) adds Engine.IO's long-polling forms (polling
+//! payloads, base64 packets); the native client needs it, the WebAssembly package (WebSockets only) leaves
+//! it out. `cli` builds the `sails-io` command-line tool.
 
 #![warn(missing_docs)]
 
@@ -26,10 +28,11 @@ mod error;
 pub mod protocol;
 
 // The one place that decides native vs wasm: the browser build uses the `sails-io-wasm` crate instead.
-// The native client works with `serde_json::Value`s, so it needs the `serde_json` feature (the default).
-#[cfg(all(not(target_arch = "wasm32"), feature = "serde_json"))]
+// The native client works with `serde_json::Value`s and speaks long-polling too, so it needs the
+// `serde_json` and `polling` features (both default).
+#[cfg(all(not(target_arch = "wasm32"), feature = "serde_json", feature = "polling"))]
 mod native;
-#[cfg(all(not(target_arch = "wasm32"), feature = "serde_json"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "serde_json", feature = "polling"))]
 pub use native::{
     CookieJar, EventStream, ListenerId, ModelEvent, SailsSocket, SailsSocketBuilder, ServerEvent, SocketEvent,
     Transport,
