@@ -8,8 +8,9 @@
 #   FUZZ_JSON=raw client/fuzz/run.sh                      # the core as the wasm package builds it
 #
 # FUZZ_JSON=raw builds the targets with `--no-default-features`: the core then holds JSON as text checked
-# by its own scanner (protocol::json::RawJson) instead of serde_json::Value, as in sails-io-wasm. Those
-# runs share the corpus of the default build, keep their own artifacts, and are labelled `+raw`.
+# by its own scanner (protocol::json::RawJson) instead of serde_json::Value, as in sails-io-wasm (which
+# also leaves out the `polling` feature; the fuzz crate keeps it for the payload target). Those runs share
+# the corpus of the default build, keep their own artifacts, and are labelled `+raw`.
 #
 # Needs the nightly toolchain and cargo-fuzz (`cargo +nightly install cargo-fuzz`). The corpus and any
 # crash artifacts go to $FUZZ_WORK (default /tmp/sails-io-fuzz), outside the repository; a crash makes
