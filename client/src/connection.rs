@@ -751,9 +751,14 @@ impl Connection {
     fn send_request(&mut self, id: RequestId, request: Request) {
         let ack_id = self.next_ack;
         self.next_ack += 1;
-        let method = request.method;
-        let envelope = request.into_envelope(&self.config.headers);
-        self.send_sio(&SioPacket::event(method.as_str(), [envelope], Some(ack_id)));
+        match request.event_text(ack_id, &self.config.headers) {
+            Some(text) => self.send_eio(EioPacket::message(text)),
+            None => {
+                let method = request.method;
+                let envelope = request.into_envelope(&self.config.headers);
+                self.send_sio(&SioPacket::event(method.as_str(), [envelope], Some(ack_id)));
+            }
+        }
         self.in_flight.insert(ack_id, id);
         if let Some(t) = self.tracked.get_mut(id) {
             t.ack_id = Some(ack_id);

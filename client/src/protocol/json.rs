@@ -588,7 +588,7 @@ pub(crate) fn first_char(s: &str) -> &str {
 }
 
 /// Writes `s` as a JSON string literal, escaping as `JSON.stringify` and serde_json do.
-fn escape_into(out: &mut String, s: &str) {
+pub(crate) fn escape_into(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

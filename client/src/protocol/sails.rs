@@ -12,6 +12,7 @@ use web_time::Duration;
 use super::engine_io::EioVersion;
 use super::json::{self, Json, JsonExt, JsonMap};
 use super::payload::Payload;
+use super::socket_io;
 use crate::error::{Error, ProtocolError};
 
 /// The sails.io.js protocol version this crate implements, sent as `__sails_io_sdk_version`.
@@ -186,6 +187,51 @@ impl Request {
             ("data".into(), data),
             ("url".into(), Payload::Json(Json::from_owned_string(self.url))),
         ])
+    }
+
+    /// The Socket.IO EVENT text of this request, `2<ack id>["<method>",<envelope>]`, written straight from
+    /// the request (the same text as encoding the [`envelope`](Self::envelope) as a packet, without
+    /// building it as a JSON value); `None` when the data holds binary parts.
+    pub(crate) fn event_text(&self, ack_id: u64, defaults: &[(String, String)]) -> Option<String> {
+        let Payload::Json(data) = &self.data else { return None };
+        Some(socket_io::encode_json_event(self.method.as_str(), Some(ack_id), |out| {
+            out.push_str(",{\"method\":");
+            json::escape_into(out, self.method.as_str());
+            out.push_str(",\"headers\":{");
+            let mut first = true;
+            let mut entry = |out: &mut String, name: &str, value: &str| {
+                if !std::mem::take(&mut first) {
+                    out.push(',');
+                }
+                json::escape_into(out, name);
+                out.push(':');
+                json::escape_into(out, value);
+            };
+            // As `Json::from_entries` over the request's headers then the defaults it lacks: a repeated
+            // name keeps its first position and takes its last value; a default the request sets (or an
+            // earlier default with the same name) is left out.
+            for (i, (name, _)) in self.headers.iter().enumerate() {
+                if self.headers[..i].iter().any(|(n, _)| n == name) {
+                    continue;
+                }
+                let last = self.headers[i..].iter().rev().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str());
+                entry(out, name, last);
+            }
+            for (i, (name, value)) in defaults.iter().enumerate() {
+                if !self.headers.iter().chain(&defaults[..i]).any(|(n, _)| n == name) {
+                    entry(out, name, value);
+                }
+            }
+            out.push_str("},\"data\":");
+            if data.is_null() {
+                out.push_str("{}");
+            } else {
+                out.push_str(&data.text());
+            }
+            out.push_str(",\"url\":");
+            json::escape_into(out, &self.url);
+            out.push('}');
+        }))
     }
 }
 
@@ -488,6 +534,74 @@ fn handshake_query(user_query: Option<&str>, sdk: &SdkInfo, eio: EioVersion) -> 
     query.push_str(eio.query_value());
     query.push_str("&transport=websocket");
     query
+}
+
+/// The request's packet written directly ([`Request::event_text`]) against the packet built from its
+/// envelope, in both builds of the core (`Json` as `serde_json::Value` or as `RawJson`).
+#[cfg(test)]
+mod event_text_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::protocol::socket_io::{encode, Packet as SioPacket};
+
+    fn built(req: &Request, ack_id: u64, defaults: &[(String, String)]) -> String {
+        let envelope = req.envelope(defaults);
+        encode(&SioPacket::event(req.method.as_str(), [envelope], Some(ack_id))).text
+    }
+
+    const DATA: [&str; 6] = [
+        "null",
+        "{}",
+        "[1,2,[]]",
+        r#"{"a":"é\n\u0001","b":[true,null,1.5,-2e3],"c":{"d":"\"q\""}}"#,
+        r#"{"dup":1,"dup":2}"#,
+        r#"[{"_placeholder":true,"num":0}]"#,
+    ];
+
+    fn pairs() -> impl Strategy<Value = Vec<(String, String)>> {
+        // Few names, so that repeats (within the request, and between it and the defaults) are common.
+        proptest::collection::vec(("[ab]|x-[ab]|\\PC{0,3}", "\\PC{0,6}"), 0..5)
+    }
+
+    #[test]
+    fn typical_requests() {
+        let defaults = [("x-foo".to_owned(), "g".to_owned()), ("x-bar".to_owned(), "g".to_owned())];
+        for (req, want) in [
+            (
+                Request::new(Method::Get, "/hello"),
+                r#"27["get",{"method":"get","headers":{},"data":{},"url":"/hello"}]"#,
+            ),
+            (
+                Request::new(Method::Post, "/echo").header("x-foo", "local").header("x-foo", "2"),
+                r#"27["post",{"method":"post","headers":{"x-foo":"2","x-bar":"g"},"data":{},"url":"/echo"}]"#,
+            ),
+        ] {
+            let defaults = if want.contains("x-bar") { &defaults[..] } else { &[] };
+            assert_eq!(req.event_text(7, defaults).as_deref(), Some(want));
+            assert_eq!(built(&req, 7, defaults), want);
+        }
+        let binary = Request::new(Method::Post, "/up").data(Payload::Array(vec![Payload::Binary(vec![1])]));
+        assert_eq!(binary.event_text(1, &[]), None);
+    }
+
+    proptest! {
+        #[test]
+        fn written_as_built(
+            method in 0..Method::ALL.len(),
+            url in "\\PC{0,12}",
+            headers in pairs(),
+            defaults in pairs(),
+            data in 0..DATA.len(),
+            ack_id in 0..=crate::protocol::socket_io::MAX_ACK_ID,
+        ) {
+            let mut req = Request::new(Method::ALL[method], url).data(Json::parse(DATA[data]).unwrap());
+            for (name, value) in headers {
+                req = req.header(name, value);
+            }
+            prop_assert_eq!(req.event_text(ack_id, &defaults), Some(built(&req, ack_id, &defaults)));
+        }
+    }
 }
 
 #[cfg(all(test, feature = "serde_json"))]

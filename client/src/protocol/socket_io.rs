@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use super::json::{first_char, quoted, Json, JsonExt};
+use super::json::{escape_into, first_char, quoted, Json, JsonExt};
 use super::payload::Payload;
 use crate::error::ProtocolError;
 
@@ -207,6 +207,22 @@ pub fn encode(packet: &Packet) -> Encoded {
         text.push_str(&json.text());
     }
     Encoded { text, attachments }
+}
+
+/// Encodes an EVENT on `/` named `name`, with an optional ack id, whose further arguments `write_args`
+/// appends as JSON text (each after a comma): the text [`encode`] writes for such a packet when it holds
+/// no binary data, without building its arguments as a JSON value first.
+pub(crate) fn encode_json_event(name: &str, id: Option<u64>, write_args: impl FnOnce(&mut String)) -> String {
+    let mut text = String::with_capacity(128);
+    text.push('2');
+    if let Some(id) = id {
+        text.push_str(&id.to_string());
+    }
+    text.push('[');
+    escape_into(&mut text, name);
+    write_args(&mut text);
+    text.push(']');
+    text
 }
 
 /// A header of a binary packet still waiting for its attachments.
