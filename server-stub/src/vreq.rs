@@ -375,6 +375,16 @@ async fn on_verb(s: SocketRef, State(ctx): State<Ctx>, ev: RawEvent, ack: AckSen
     let Some(sctx) = s.extensions.get::<SocketCtx>() else {
         return;
     };
+    if let Some(usual) = UsualEvent::read(&ev) {
+        // What the checks below conclude for such an event: no parse error, the ack if one was asked for.
+        let ack = ev.ack_id.map(|_| ack);
+        if !sctx.0.sdk_version_ok {
+            return respond_with_sdk_version_error(&s, ack, &sctx).await;
+        }
+        let UsualEvent(verb, UsualMessage { url, headers, data, params }) = usual;
+        let msg = Message { url, headers, data: data.unwrap_or(Value::Null), params };
+        return route_and_ack(&s, &ctx, &sctx, &verb, msg, ack).await;
+    }
     let mut arr = match serde_json::from_str::<Value>(&ev.text) {
         Ok(Value::Array(a)) => a,
         _ => return,
@@ -432,14 +442,114 @@ async fn on_verb(s: SocketRef, State(ctx): State<Ctx>, ev: RawEvent, ack: AckSen
         return respond_with_parse_error(&s, ack, &details).await;
     };
     if !sctx.0.sdk_version_ok {
-        let details = format!(
-            "This version of Sails is not compatible with the socket.io/sails.io.js client SDK version you are using ({}). Please see https://sailsjs.com/documentation/upgrading/to-v-0-11 for more information-- then please continue upgrading all the way to the installed version of Sails.",
-            sctx.0.sdk_version
-        );
-        return respond_with_parse_error(&s, ack, &details).await;
+        return respond_with_sdk_version_error(&s, ack, &sctx).await;
     }
+    let Value::Object(mut msg) = msg else {
+        // `msg.url` was a string, so `msg` is an object.
+        return;
+    };
+    let Some(Value::String(url)) = msg.remove("url") else {
+        return;
+    };
+    let headers = match msg.remove("headers") {
+        Some(Value::Object(headers)) => Some(headers),
+        _ => None,
+    };
+    let data = msg.remove("data").unwrap_or(Value::Null);
+    let msg = Message { url, headers, data, params: msg.remove("params") };
+    route_and_ack(&s, &ctx, &sctx, &verb, msg, ack).await
+}
 
-    let res = match build_request(&s, &sctx, &verb, msg) {
+async fn respond_with_sdk_version_error(s: &SocketRef, ack: Option<AckSender>, sctx: &SocketCtx) {
+    let details = format!(
+        "This version of Sails is not compatible with the socket.io/sails.io.js client SDK version you are using ({}). Please see https://sailsjs.com/documentation/upgrading/to-v-0-11 for more information-- then please continue upgrading all the way to the installed version of Sails.",
+        sctx.0.sdk_version
+    );
+    respond_with_parse_error(s, ack, &details).await
+}
+
+/// The parts of a request message the virtual request is made of (`msg.url` a string).
+struct Message {
+    url: String,
+    headers: Option<Map<String, Value>>,
+    data: Value,
+    params: Option<Value>,
+}
+
+/// The usual request event, `["<verb>",{"url":"<non-empty>",…}]` with no attachments and no further
+/// argument, read without building the message as a map. Anything else (a repeated key, `headers` that
+/// is not an object, attachments, other shapes) fails to read and takes the general path, which applies
+/// every rule of `receiveIncomingSailsIOMsg`.
+#[derive(serde::Deserialize)]
+struct UsualEvent(String, UsualMessage);
+
+struct UsualMessage {
+    url: String,
+    headers: Option<Map<String, Value>>,
+    data: Option<Value>,
+    params: Option<Value>,
+}
+
+/// Read from an object only (a derived struct would also read an array), each key at most once.
+impl<'de> serde::Deserialize<'de> for UsualMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
+
+        #[derive(serde::Deserialize)]
+        #[serde(field_identifier, rename_all = "lowercase")]
+        enum Key {
+            Url,
+            Headers,
+            Data,
+            Params,
+            #[serde(other)]
+            Other,
+        }
+        fn once<T, E: serde::de::Error>(slot: &mut Option<T>, value: T) -> Result<(), E> {
+            match slot.replace(value) {
+                None => Ok(()),
+                Some(_) => Err(E::custom("repeated key")),
+            }
+        }
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = UsualMessage;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a request message object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UsualMessage, A::Error> {
+                let (mut url, mut headers, mut data, mut params) = (None, None, None, None);
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::Url => once(&mut url, map.next_value::<String>()?)?,
+                        Key::Headers => once(&mut headers, map.next_value::<Option<Map<String, Value>>>()?)?,
+                        Key::Data => once(&mut data, map.next_value::<Option<Value>>()?)?,
+                        Key::Params => once(&mut params, map.next_value::<Option<Value>>()?)?,
+                        Key::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                let url = url.ok_or_else(|| A::Error::missing_field("url"))?;
+                Ok(UsualMessage { url, headers: headers.flatten(), data: data.flatten(), params: params.flatten() })
+            }
+        }
+        d.deserialize_map(Fields)
+    }
+}
+
+impl UsualEvent {
+    fn read(ev: &RawEvent) -> Option<UsualEvent> {
+        if !ev.bins.is_empty() {
+            return None;
+        }
+        serde_json::from_str::<UsualEvent>(&ev.text).ok().filter(|e| !e.1.url.is_empty())
+    }
+}
+
+/// Routes a validated request message through the stack and acks its JWR.
+async fn route_and_ack(s: &SocketRef, ctx: &Ctx, sctx: &SocketCtx, verb: &str, msg: Message, ack: Option<AckSender>) {
+    let res = match build_request(s, sctx, verb, msg) {
         Some(req) => {
             let Some(stack) = ctx.stack.get() else {
                 return;
@@ -467,14 +577,9 @@ async fn on_verb(s: SocketRef, State(ctx): State<Ctx>, ev: RawEvent, ack: AckSen
     }
 }
 
-/// The `http::Request` of a validated request message (`msg.url` is a string).
-fn build_request(s: &SocketRef, sctx: &SocketCtx, verb: &str, msg: Value) -> Option<Request<Body>> {
-    let Value::Object(mut msg) = msg else {
-        return None;
-    };
-    let Some(Value::String(url)) = msg.remove("url") else {
-        return None;
-    };
+/// The `http::Request` of a validated request message.
+fn build_request(s: &SocketRef, sctx: &SocketCtx, verb: &str, msg: Message) -> Option<Request<Body>> {
+    let Message { url, headers, data, params } = msg;
     let uri = parse_uri(&url)?;
     // What the HTTP `Router` records before the Sails routing step trims a trailing slash.
     let original_uri = OriginalUri(uri.clone());
@@ -490,7 +595,7 @@ fn build_request(s: &SocketRef, sctx: &SocketCtx, verb: &str, msg: Value) -> Opt
     };
     let mut req = Request::builder().method(method).uri(uri).body(Body::empty()).ok()?;
     let h = req.headers_mut();
-    if let Some(Value::Object(given)) = msg.get("headers") {
+    if let Some(given) = &headers {
         for (k, v) in given {
             // `HeaderName::from_bytes` lower-cases the name.
             let (Ok(name), Some(text)) = (HeaderName::from_bytes(k.as_bytes()), header_value_text(v)) else {
@@ -513,12 +618,11 @@ fn build_request(s: &SocketRef, sctx: &SocketCtx, verb: &str, msg: Value) -> Opt
     if let Some(o) = &sctx.0.origin {
         h.insert(header::ORIGIN, o.clone());
     }
-    let data = msg.remove("data").unwrap_or(Value::Null);
     let body = if data.is_array() {
         data
     } else {
         let mut out = Map::new();
-        if let Some(p) = msg.remove("params").filter(truthy) {
+        if let Some(p) = params.filter(truthy) {
             spread_into(&mut out, p);
         }
         if truthy(&data) {

@@ -174,6 +174,34 @@ async fn non_object_payloads_get_parse_errors() {
     bystander_ok(&mut c, 7).await;
 }
 
+/// Request messages that look almost like the usual `["get",{"url":…}]` and still follow the general
+/// rules (the stub reads the usual shape without building a map, and must not take these for it).
+#[tokio::test]
+async fn near_usual_messages_follow_the_general_rules() {
+    let server = start().await;
+    let mut c = Client::connect(&server, "3").await;
+    // An array is not a message object, even with a URL in it.
+    let err = c.emit_ack(1, r#"["get",["/hello"]]"#).await;
+    assert_eq!(err["details"], "No url provided in request: [ '/hello' ]");
+    // A repeated key takes its last value, as JSON.parse does.
+    let err = c.emit_ack(2, r#"["get",{"url":"/hello","url":""}]"#).await;
+    assert_eq!(err["details"], "No url provided in request: { url: '' }");
+    let jwr = c.emit_ack(3, r#"["post",{"url":"/echo","data":{"a":1},"data":{"b":2},"headers":{"x-test":"1"},"headers":{"x-test":"2"}}]"#).await;
+    assert_eq!((&jwr["body"]["body"], &jwr["body"]["headers"]["x-test"]), (&json!({"b":2}), &json!("2")));
+    // `headers` that is not an object is left out; other keys are ignored.
+    let jwr = c.emit_ack(4, r#"["post",{"url":"/echo","headers":"x","method":"put","data":{"n":1}}]"#).await;
+    assert_eq!(
+        (&jwr["statusCode"], &jwr["body"]["method"], &jwr["body"]["body"]),
+        (&json!(200), &json!("POST"), &json!({"n":1}))
+    );
+    // A third argument that is not the callback.
+    c.send(r#"425["get",{"url":"/hello"},{"x":1}]"#).await;
+    let ev = c.collect_events(SHORT).await;
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0][0], "sails:parseError");
+    bystander_ok(&mut c, 6).await;
+}
+
 #[tokio::test]
 async fn binary_attachment_in_request_becomes_an_array_of_bytes() {
     let server = start().await;
