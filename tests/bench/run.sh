@@ -111,6 +111,9 @@ say "starting servers (load average $load_before)"
 start stub "$bench" stub
 start sails env SAILS_LOG_LEVEL=error node "$root/tests/interop/sails-app/app.js" --port 0
 start echo "$bench" echo-server
+# The same echo with 4 KiB read buffers (what the native client uses): tungstenite zeroes its read buffer
+# up to the buffer's size before every read, 128 KiB by default, which is part of the floor above.
+start echo4k "$bench" echo-server --read-buffer 4096
 start instant "$bench" instant-server
 say "stub $URL_stub (pid $PID_stub), real Sails $URL_sails (pid $PID_sails), echo $URL_echo, instant $URL_instant"
 
@@ -140,6 +143,7 @@ node -e '
 for r in $(seq 1 "$REPEATS"); do
   say "repeat $r/$REPEATS: sequential round trips"
   run floor "$bench" floor --url "$URL_echo" --n "$RT_N" --server echo
+  run "floor 4k" "$bench" floor --url "$URL_echo4k" --n "$RT_N" --server echo --read-buffer 4096
   run "rt rust instant" "$bench" rt --url "$URL_instant" --n "$RT_N" --server instant
   run "rt rust-ct instant" env RUNTIME=current-thread "$bench" rt --url "$URL_instant" --n "$RT_N" --server instant
   run "rt rust-blockon instant" env CALLER=block-on "$bench" rt --url "$URL_instant" --n "$RT_N" --server instant

@@ -9,7 +9,8 @@
 //!   own cost of a round trip, for comparison with the floor.
 //!
 //! Client modes (each prints one JSON line of figures on stdout; progress goes to stderr):
-//! - `floor --url ws://…`: sequential round trips of a small text frame through the echo server;
+//! - `floor --url ws://… [--read-buffer BYTES]`: sequential round trips of a small text frame through the
+//!   echo server (`echo-server` takes `--read-buffer` too);
 //! - `rt --url http://…`: sequential `GET /hello` on one socket;
 //! - `pipe --url … --inflight 500`: `GET /hello` with 500 requests in flight on one socket;
 //! - `many --url … --n 10000`: N connected sockets in this process: connect time and RSS delta per socket;
@@ -36,6 +37,7 @@ use futures_util::{SinkExt, StreamExt};
 use sails_io::{EioVersion, SailsSocket, SocketEvent};
 use serde_json::{json, Value};
 use tokio::sync::{Notify, Semaphore};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
@@ -167,7 +169,14 @@ type ServerWs = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
 /// Accepts WebSocket connections on a free loopback port (printing `listening on …`) and serves each with
 /// `serve` on its own task.
-async fn serve_ws<F, Fut>(serve: F) -> Result<(), AnyError>
+/// `--read-buffer BYTES`: tungstenite's config with that read buffer (and no write buffer); without it
+/// tungstenite's defaults (a 128 KiB read buffer, which tungstenite zeroes up to its size before each read).
+fn ws_config(args: &Args) -> Result<Option<WebSocketConfig>, AnyError> {
+    let read_buffer = args.flags.get("read-buffer").map(|v| v.parse::<usize>()).transpose()?;
+    Ok(read_buffer.map(|bytes| WebSocketConfig::default().read_buffer_size(bytes).write_buffer_size(0)))
+}
+
+async fn serve_ws<F, Fut>(config: Option<WebSocketConfig>, serve: F) -> Result<(), AnyError>
 where
     F: Fn(ServerWs) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -179,15 +188,16 @@ where
         let serve = serve.clone();
         tokio::spawn(async move {
             let _ = tcp.set_nodelay(true);
-            if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
+            if let Ok(ws) = tokio_tungstenite::accept_async_with_config(tcp, config).await {
                 serve(ws).await;
             }
         });
     }
 }
 
-async fn serve_echo() -> Result<(), AnyError> {
-    serve_ws(|mut ws| async move {
+async fn serve_echo(args: &Args) -> Result<(), AnyError> {
+    let config = ws_config(args)?;
+    serve_ws(config, |mut ws| async move {
         while let Some(Ok(msg)) = ws.next().await {
             if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
                 break;
@@ -202,7 +212,7 @@ async fn serve_echo() -> Result<(), AnyError> {
 async fn serve_instant() -> Result<(), AnyError> {
     const OPEN: &str = r#"0{"sid":"instant","upgrades":[],"pingInterval":25000,"pingTimeout":60000}"#;
     const JWR: &str = r#"[{"body":{"hello":"world"},"headers":{},"statusCode":200}]"#;
-    serve_ws(|mut ws| async move {
+    serve_ws(None, |mut ws| async move {
         if ws.send(Message::text(OPEN)).await.is_err() || ws.send(Message::text("40")).await.is_err() {
             return;
         }
@@ -243,7 +253,7 @@ fn instant_reply(msg: &Message, jwr: &str) -> Option<String> {
 async fn floor(args: &Args) -> Result<(), AnyError> {
     let url = args.url()?.replacen("http://", "ws://", 1);
     let (n, warmup) = (args.num("n", 2000)?, args.num("warmup", 200)?);
-    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), ws_config(args)?, false).await?;
     // A frame the size of a small Sails request (`42["get",{…"url":"/hello"…}]`).
     let frame = r#"421["get",{"method":"get","headers":{},"data":{},"url":"/hello"}]"#;
     let mut samples = Vec::with_capacity(n as usize);
@@ -263,7 +273,8 @@ async fn floor(args: &Args) -> Result<(), AnyError> {
         }
     }
     let elapsed = started.elapsed();
-    emit("rt", "raw-ws", args, latency_json(samples, elapsed));
+    let client = if args.flags.contains_key("read-buffer") { "raw-ws-small-buffers" } else { "raw-ws" };
+    emit("rt", client, args, latency_json(samples, elapsed));
     Ok(())
 }
 
@@ -437,14 +448,10 @@ async fn many(args: &Args) -> Result<(), AnyError> {
 /// The floor of row 3: N raw tokio-tungstenite connections to the echo server in this process, each with
 /// a task reading it, with tungstenite's default buffers or `--read-buffer BYTES`.
 async fn many_raw(args: &Args) -> Result<(), AnyError> {
-    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
     let url = args.url()?.replacen("http://", "ws://", 1);
     let n = args.num("n", 10_000)? as usize;
     let read_buffer = args.flags.get("read-buffer").map(|v| v.parse::<usize>()).transpose()?;
-    let mut config = WebSocketConfig::default();
-    if let Some(bytes) = read_buffer {
-        config = config.read_buffer_size(bytes).write_buffer_size(0);
-    }
+    let config = ws_config(args)?.unwrap_or_default();
     let gate = Arc::new(Semaphore::new(64));
     let rss0 = rss_kib("self");
     let started = Instant::now();
@@ -654,7 +661,7 @@ fn main() -> Result<(), AnyError> {
     let work = async move {
         match args.mode.as_str() {
             "stub" => serve_stub().await,
-            "echo-server" => serve_echo().await,
+            "echo-server" => serve_echo(&args).await,
             "instant-server" => serve_instant().await,
             "floor" => floor(&args).await,
             "rt" => round_trip(&args).await,
