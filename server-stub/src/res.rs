@@ -109,7 +109,7 @@ impl Res {
         self.explicit.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str())
     }
 
-    fn finish(self, default_ct: Option<&str>, body: Body) -> Response {
+    fn finish(self, default_ct: Option<&'static str>, body: Body) -> Response {
         let mut res = Response::new(body);
         *res.status_mut() = self.status;
         let h = res.headers_mut();
@@ -121,19 +121,22 @@ impl Res {
             }
         }
         if let Some(ct) = default_ct {
-            let ct = match self.explicit_content_type() {
+            let value = match self.explicit_content_type() {
                 // Express adds the charset to string bodies.
                 Some(given) if !given.contains("charset") && default_ct_is_text(ct) => {
-                    format!("{given}; charset=utf-8")
+                    HeaderValue::from_str(&format!("{given}; charset=utf-8")).ok()
                 }
-                Some(given) => given.to_owned(),
-                None => ct.to_owned(),
+                Some(given) => HeaderValue::from_str(given).ok(),
+                None => Some(HeaderValue::from_static(ct)),
             };
-            if let Ok(v) = HeaderValue::from_str(&ct) {
+            if let Some(v) = value {
                 h.insert(header::CONTENT_TYPE, v);
             }
         }
-        res.extensions_mut().insert(ExplicitHeaders(self.explicit));
+        // Absent means none (what `response_to_jwr` reads), so the usual response skips the allocation.
+        if !self.explicit.is_empty() {
+            res.extensions_mut().insert(ExplicitHeaders(self.explicit));
+        }
         res
     }
 
