@@ -174,6 +174,79 @@ async fn any_status_exits_zero_and_failures_do_not() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("proxy 127.0.0.1:{closed}")));
 }
 
+/// TLS in front of `server` with a fresh self-signed certificate for `localhost`: the `https://` URL,
+/// and the certificate as PEM and as DER.
+async fn tls_front(server: &sails_io_stub::RunningServer) -> (String, String, Vec<u8>) {
+    use std::sync::Arc;
+    use tokio_rustls::rustls;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let der = certified.cert.der().to_vec();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![rustls::pki_types::CertificateDer::from(der.clone())], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let backend = server.url().trim_start_matches("http://").to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, backend) = (acceptor.clone(), backend.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    (format!("https://localhost:{port}"), certified.cert.pem(), der)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cacert_trusts_a_self_signed_server() {
+    let server = sails_io_stub::Builder::new()
+        .port(0)
+        .transports(&[sails_io_stub::Transport::Polling, sails_io_stub::Transport::Websocket])
+        .app(sails_io_stub::demo::router())
+        .start()
+        .await
+        .unwrap();
+    let (url, pem, der) = tls_front(&server).await;
+    let hello = format!("{url}/hello");
+    // Not trusted by default: a TLS error, exit 1.
+    let out = run(&["request", "GET", &hello, "--timeout", "5"], b"").await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).to_lowercase().contains("certificate"), "{out:?}");
+    // PEM (with another block before it) or DER, over the WebSocket, /__getcookie and long-polling.
+    let pem = TempFile::new("ca.pem", format!("a comment\n{pem}").as_bytes());
+    let der = TempFile::new("ca.der", &der);
+    for file in [&pem, &der] {
+        let path = file.0.to_str().unwrap();
+        for extra in [&[][..], &["--getcookie"], &["--transports", "polling"]] {
+            let mut args = vec!["request", "GET", &hello, "--cacert", path];
+            args.extend_from_slice(extra);
+            let jwr = jwr_line(&run(&args, b"").await);
+            assert_eq!(jwr["body"], json!({"hello": "world"}), "{args:?}");
+        }
+    }
+    // Files that hold no usable certificate are bad arguments.
+    let key_only = TempFile::new("key.pem", b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    let broken = TempFile::new("broken.pem", b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n");
+    let not_der = TempFile::new("not.der", b"not a certificate");
+    for path in
+        [key_only.0.to_str().unwrap(), broken.0.to_str().unwrap(), not_der.0.to_str().unwrap(), "/nonexistent/ca.pem"]
+    {
+        let out = run(&["request", "GET", &hello, "--cacert", path], b"").await;
+        assert_eq!(out.status.code(), Some(2), "{path}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).starts_with("sails-io: --cacert") || path.ends_with(".der"),
+            "{path}: {out:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn listen_prints_matching_events() {
     let server = stub().await;

@@ -54,6 +54,11 @@ struct Connection {
     /// An HTTP proxy, `http://[user:password@]host:port` (the WebSocket goes through it with CONNECT).
     #[arg(long)]
     proxy: Option<String>,
+    /// Also trust the certificates in FILE for `https://` servers: PEM (every CERTIFICATE block) or one
+    /// DER certificate, e.g. a development server's self-signed certificate. Repeatable. Unlike curl's
+    /// --cacert, the usual roots stay trusted.
+    #[arg(long = "cacert", value_name = "FILE")]
+    cacerts: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -172,7 +177,31 @@ fn builder(server: &str, c: &Connection) -> Result<SailsSocketBuilder, Failure> 
     if let Some(proxy) = &c.proxy {
         b = b.proxy(proxy);
     }
+    for path in &c.cacerts {
+        for der in certificates(path)? {
+            b = b.add_root_certificate(der);
+        }
+    }
     Ok(b)
+}
+
+/// The DER certificates of a `--cacert` file: each CERTIFICATE block of a PEM file, or the file itself
+/// (DER, checked when the socket is built).
+fn certificates(path: &str) -> Result<Vec<Vec<u8>>, Failure> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::CertificateDer;
+    let bytes = std::fs::read(path).map_err(|e| usage(format!("--cacert: cannot read {path:?}: {e}")))?;
+    if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        return Ok(vec![bytes]);
+    }
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .map(|cert| cert.map(|c| c.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| usage(format!("--cacert: {path:?} is not valid PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(usage(format!("--cacert: no CERTIFICATE in {path:?}")));
+    }
+    Ok(certs)
 }
 
 /// The socket the flags describe, not connected yet; a setting the client refuses (e.g. a proxy URL it
