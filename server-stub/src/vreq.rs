@@ -444,19 +444,10 @@ async fn on_verb(s: SocketRef, State(ctx): State<Ctx>, ev: RawEvent, ack: AckSen
     if !sctx.0.sdk_version_ok {
         return respond_with_sdk_version_error(&s, ack, &sctx).await;
     }
-    let Value::Object(mut msg) = msg else {
-        // `msg.url` was a string, so `msg` is an object.
+    // `msg.url` is a string here, so `msg` is an object.
+    let Some(msg) = Message::from_value(msg) else {
         return;
     };
-    let Some(Value::String(url)) = msg.remove("url") else {
-        return;
-    };
-    let headers = match msg.remove("headers") {
-        Some(Value::Object(headers)) => Some(headers),
-        _ => None,
-    };
-    let data = msg.remove("data").unwrap_or(Value::Null);
-    let msg = Message { url, headers, data, params: msg.remove("params") };
     route_and_ack(&s, &ctx, &sctx, &verb, msg, ack).await
 }
 
@@ -469,11 +460,30 @@ async fn respond_with_sdk_version_error(s: &SocketRef, ack: Option<AckSender>, s
 }
 
 /// The parts of a request message the virtual request is made of (`msg.url` a string).
+#[derive(Debug, PartialEq)]
 struct Message {
     url: String,
     headers: Option<Map<String, Value>>,
     data: Value,
     params: Option<Value>,
+}
+
+impl Message {
+    /// The parts of a message object whose `url` is a string (`headers` only if it is an object).
+    fn from_value(msg: Value) -> Option<Message> {
+        let Value::Object(mut msg) = msg else {
+            return None;
+        };
+        let Some(Value::String(url)) = msg.remove("url") else {
+            return None;
+        };
+        let headers = match msg.remove("headers") {
+            Some(Value::Object(headers)) => Some(headers),
+            _ => None,
+        };
+        let data = msg.remove("data").unwrap_or(Value::Null);
+        Some(Message { url, headers, data, params: msg.remove("params") })
+    }
 }
 
 /// The usual request event, `["<verb>",{"url":"<non-empty>",…}]` with no attachments and no further
@@ -639,4 +649,85 @@ fn build_request(s: &SocketRef, sctx: &SocketCtx, verb: &str, msg: Message) -> O
         ext.insert(VirtualHead);
     }
     Some(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A JSON value as text: the kinds a message's keys may hold.
+    fn value() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("0".to_owned()),
+            Just("-1.5".to_owned()),
+            "[/a-z\"é\\\\]{0,4}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+        ];
+        leaf.prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(|items| format!("[{}]", items.join(","))),
+                proptest::collection::vec(("[a-z-]{1,3}", inner), 0..3).prop_map(|entries| {
+                    let members: Vec<String> =
+                        entries.iter().map(|(k, v)| format!("{}:{v}", serde_json::to_string(k).unwrap())).collect();
+                    format!("{{{}}}", members.join(","))
+                }),
+            ]
+        })
+    }
+
+    /// A request event's text: a verb, then a message (usually an object with keys a message can have,
+    /// repeats included), sometimes a third argument.
+    fn event_text() -> impl Strategy<Value = String> {
+        let key = prop_oneof![Just("url"), Just("headers"), Just("data"), Just("params"), Just("method"), Just("x")];
+        // Half of them start with a string `url`, so that the usual reading has much to take.
+        let url = proptest::option::of("/[a-z]{0,3}".prop_map(|u| format!("\"url\":\"{u}\"")));
+        let object = (url, proptest::collection::vec((key, value()), 0..6)).prop_map(|(url, entries)| {
+            let members: Vec<String> =
+                url.into_iter().chain(entries.iter().map(|(k, v)| format!("\"{k}\":{v}"))).collect();
+            format!("{{{}}}", members.join(","))
+        });
+        let message = prop_oneof![4 => object, 1 => value()];
+        (message, proptest::option::of(value())).prop_map(|(message, third)| match third {
+            Some(third) => format!("[\"get\",{message},{third}]"),
+            None => format!("[\"get\",{message}]"),
+        })
+    }
+
+    proptest! {
+        /// What the usual reading takes, the general path reads the same: a two-element event whose
+        /// message is an object with a non-empty string `url`, and the same parts of it.
+        #[test]
+        fn the_usual_reading_agrees_with_the_general_path(text in event_text()) {
+            let ev = RawEvent { text: text.clone(), bins: Vec::new(), ack_id: Some(1) };
+            if let Some(UsualEvent(verb, usual)) = UsualEvent::read(&ev) {
+                let Ok(Value::Array(mut arr)) = serde_json::from_str::<Value>(&text) else {
+                    panic!("the general path cannot read {text}");
+                };
+                prop_assert_eq!(arr.len(), 2);
+                let msg = arr.pop().unwrap();
+                prop_assert_eq!(arr[0].as_str(), Some(verb.as_str()));
+                prop_assert!(matches!(msg.get("url"), Some(Value::String(u)) if !u.is_empty()), "{}", text);
+                let general = Message::from_value(msg).unwrap();
+                let UsualMessage { url, headers, data, params } = usual;
+                let fast = Message { url, headers, data: data.unwrap_or(Value::Null), params };
+                prop_assert_eq!(fast, general);
+            }
+        }
+    }
+
+    #[test]
+    fn the_usual_reading_takes_the_usual_request() {
+        let ev = RawEvent {
+            text: r#"["get",{"method":"get","headers":{"x-a":"1"},"data":{},"url":"/hello"}]"#.into(),
+            bins: Vec::new(),
+            ack_id: Some(3),
+        };
+        let UsualEvent(verb, msg) = UsualEvent::read(&ev).expect("the usual shape");
+        assert_eq!((verb.as_str(), msg.url.as_str()), ("get", "/hello"));
+        let with_attachment = RawEvent { bins: vec![Bytes::from_static(b"x")], ..ev };
+        assert!(UsualEvent::read(&with_attachment).is_none());
+    }
 }
