@@ -85,9 +85,15 @@ impl Driver {
                 }
                 self.timer_at = Some(at);
             }
+            // Whether the transport may have more input right away: not after a wake-up by a command or
+            // the timer (`select!` polled it a moment ago), so take_ready_inputs need not poll it then.
+            let mut transport_active = true;
             tokio::select! {
                 command = self.commands.recv() => match command {
-                    Some(command) => self.handle_command(command),
+                    Some(command) => {
+                        self.handle_command(command);
+                        transport_active = false;
+                    }
                     None => break,
                 },
                 opened = async { self.opening.as_mut().expect("guarded").await }, if self.opening.is_some() => {
@@ -111,9 +117,10 @@ impl Driver {
                 () = async { self.timer.as_mut().expect("set with the deadline").await }, if deadline.is_some() => {
                     self.timer_at = None;
                     self.conn.handle_timeout(Instant::now());
+                    transport_active = false;
                 }
             }
-            self.take_ready_inputs();
+            self.take_ready_inputs(transport_active);
         }
         tracing::debug!("last handle dropped: closing the socket");
         self.conn.close();
@@ -122,8 +129,10 @@ impl Driver {
 
     /// Takes the commands and frames that are already waiting, without blocking, so that one write and
     /// one flush carry many requests when the user pipelines them and many responses are processed per
-    /// wake-up. Bounded, so that timers and a busy peer cannot starve each other.
-    fn take_ready_inputs(&mut self) {
+    /// wake-up. Bounded, so that timers and a busy peer cannot starve each other. The transport is polled
+    /// only when it was what woke the driver (a poll costs a read attempt; the `select!` of the next turn
+    /// polls it anyway).
+    fn take_ready_inputs(&mut self, poll_transport: bool) {
         for _ in 0..MAX_READY_INPUTS {
             let mut progressed = false;
             if let Ok(command) = self.commands.try_recv() {
@@ -132,9 +141,11 @@ impl Driver {
             }
             // Both futures are cancel-safe (a stream's next() and an mpsc recv()), so polling once and
             // dropping a pending one loses nothing.
-            if let Some(incoming) = self.transport.as_mut().and_then(|t| t.next().now_or_never()) {
-                self.handle_incoming(incoming);
-                progressed = true;
+            if poll_transport {
+                if let Some(incoming) = self.transport.as_mut().and_then(|t| t.next().now_or_never()) {
+                    self.handle_incoming(incoming);
+                    progressed = true;
+                }
             }
             if !progressed {
                 break;
