@@ -12,6 +12,17 @@ async fn stub() -> sails_io_stub::RunningServer {
     sails_io_stub::Builder::new().port(0).app(sails_io_stub::demo::router()).start().await.unwrap()
 }
 
+/// The same, serving long-polling too (the stub's default is WebSocket only, as Sails').
+async fn polling_stub() -> sails_io_stub::RunningServer {
+    sails_io_stub::Builder::new()
+        .port(0)
+        .transports(&[sails_io_stub::Transport::Polling, sails_io_stub::Transport::Websocket])
+        .app(sails_io_stub::demo::router())
+        .start()
+        .await
+        .unwrap()
+}
+
 /// Runs `sails-io ARGS` with `stdin` on its standard input.
 async fn run(args: &[&str], stdin: &[u8]) -> Output {
     use tokio::io::AsyncWriteExt as _;
@@ -73,13 +84,7 @@ async fn request_prints_the_jwr_as_one_line() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn request_over_polling_and_with_the_upgrade() {
-    let server = sails_io_stub::Builder::new()
-        .port(0)
-        .transports(&[sails_io_stub::Transport::Polling, sails_io_stub::Transport::Websocket])
-        .app(sails_io_stub::demo::router())
-        .start()
-        .await
-        .unwrap();
+    let server = polling_stub().await;
     let url = format!("{}/hello", server.url());
     for transports in ["polling", "polling,websocket", "websocket"] {
         let jwr = jwr_line(&run(&["request", "GET", &url, "--transports", transports], b"").await);
@@ -206,13 +211,7 @@ async fn tls_front(server: &sails_io_stub::RunningServer) -> (String, String, Ve
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cacert_trusts_a_self_signed_server() {
-    let server = sails_io_stub::Builder::new()
-        .port(0)
-        .transports(&[sails_io_stub::Transport::Polling, sails_io_stub::Transport::Websocket])
-        .app(sails_io_stub::demo::router())
-        .start()
-        .await
-        .unwrap();
+    let server = polling_stub().await;
     let (url, pem, der) = tls_front(&server).await;
     let hello = format!("{url}/hello");
     // Not trusted by default: a TLS error, exit 1.
