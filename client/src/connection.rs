@@ -415,6 +415,13 @@ impl Connection {
         Ok(id)
     }
 
+    /// Cancels a request: one still queued is never sent, one in flight is forgotten (its answer, if it
+    /// comes, is dropped; the server may still carry it out). It ends at once with [`Error::Cancelled`];
+    /// an id that already ended is ignored.
+    pub fn cancel(&mut self, id: RequestId) {
+        self.finish(id, Err(Error::Cancelled));
+    }
+
     /// Answers a server event that asked for an ack (see [`Event::ServerEvent::ack`]). Ignored when not
     /// connected, since the ack belongs to a connection that is gone.
     pub fn ack(&mut self, ack_id: u64, args: Vec<Payload>) {

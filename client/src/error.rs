@@ -51,6 +51,10 @@ pub enum Error {
     /// The socket was closed for good (the client was dropped or the connection task ended).
     #[error("the socket is closed")]
     Closed,
+    /// The request was cancelled ([`Connection::cancel`](crate::Connection::cancel); the native client
+    /// cancels a request whose future is dropped).
+    #[error("the request was cancelled")]
+    Cancelled,
 }
 
 /// A frame or packet that could not be decoded or that breaks the protocol's rules.

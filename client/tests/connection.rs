@@ -179,6 +179,39 @@ fn queued_requests_flush_fifo_after_connect() {
 }
 
 #[test]
+fn cancelled_requests_end_once_and_a_queued_one_is_never_sent() {
+    let mut p = Peer::eio(EioVersion::V3);
+    p.conn.connect(p.now);
+    let ids: Vec<_> = ["/a", "/b", "/c"].iter().map(|u| p.request(u)).collect();
+    p.conn.cancel(ids[1]);
+    assert_eq!(responses(&p.events()), [(ids[1], Err(Error::Cancelled))]);
+    assert_eq!(p.conn.queued_len(), 2);
+    p.server(OPEN).server("40");
+    let sent = p.sent();
+    assert_eq!(sent.len(), 3, "OPEN + /a and /c: {sent:?}");
+    assert!(sent[1].contains("/a") && sent[2].contains("/c") && !sent.iter().any(|f| f.contains("/b")), "{sent:?}");
+    p.events();
+    // In flight: cancelled at once; its late answer is dropped, the other request still completes.
+    p.conn.cancel(ids[0]);
+    assert_eq!(responses(&p.events()), [(ids[0], Err(Error::Cancelled))]);
+    assert_eq!(p.conn.in_flight_len(), 1);
+    p.server(r#"430[{"body":"a","statusCode":200}]"#).server(r#"431[{"body":"c","statusCode":200}]"#);
+    assert_eq!(responses(&p.events()), [(ids[2], Ok(200))]);
+    // Cancelling a request that already ended does nothing.
+    p.conn.cancel(ids[0]);
+    p.conn.cancel(ids[2]);
+    assert!(p.events().is_empty());
+    assert_eq!((p.conn.queued_len(), p.conn.in_flight_len()), (0, 0));
+    // A cancelled request's deadline is gone with it.
+    let timed = p.conn.request(Request::new(Method::Get, "/slow").timeout(Duration::from_millis(500)), p.now).unwrap();
+    p.sent();
+    p.conn.cancel(timed);
+    assert_eq!(responses(&p.events()), [(timed, Err(Error::Cancelled))]);
+    p.tick(1_000);
+    assert!(responses(&p.events()).is_empty(), "no timeout after the cancel");
+}
+
+#[test]
 fn many_requests_in_flight_and_unknown_acks_are_ignored() {
     let mut p = Peer::connected(EioVersion::V3, Config::default());
     let ids: Vec<_> = (0..500).map(|i| p.request(&format!("/n/{i}"))).collect();

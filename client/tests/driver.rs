@@ -116,6 +116,54 @@ async fn eio3_connect_request_and_handshake_url() {
     }
 }
 
+/// Dropping a request's future cancels it: queued before the connection came up, it is never sent; sent
+/// already, its late answer is dropped and the socket carries on.
+#[tokio::test]
+async fn dropping_a_request_future_cancels_the_request() {
+    let (frames_tx, mut frames) = mpsc::unbounded_channel::<String>();
+    let server = serve(move |mut ws, _| {
+        let frames_tx = frames_tx.clone();
+        async move {
+            // A slow handshake, so that the first requests wait in the queue.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            eio3_handshake(&mut ws).await;
+            while let Some(text) = recv_text(&mut ws).await {
+                let _ = frames_tx.send(text.clone());
+                let Some(rest) = text.strip_prefix("42") else { continue };
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                if rest.contains("/slow") {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                send(&mut ws, &format!(r#"43{digits}[{{"body":"ok","headers":{{}},"statusCode":200}}]"#)).await;
+            }
+        }
+    })
+    .await;
+    let socket = SailsSocket::builder(&server.url).build().unwrap();
+    let connecting = tokio::spawn({
+        let socket = socket.clone();
+        async move { socket.connect().await }
+    });
+    let short = Duration::from_millis(50);
+    assert!(tokio::time::timeout(short, socket.post("/dropped", &json!({"n": 1}))).await.is_err());
+    let kept = socket.get("/kept").await.unwrap();
+    assert_eq!(kept.status_code, 200);
+    connecting.await.unwrap().unwrap();
+    assert!(tokio::time::timeout(short, socket.get("/slow")).await.is_err());
+    // The late answer to /slow arrives meanwhile and is dropped; the socket works on.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(socket.get("/after").await.unwrap().status_code, 200);
+    let mut seen = Vec::new();
+    while let Ok(text) = frames.try_recv() {
+        seen.push(text);
+    }
+    let urls: Vec<&str> = ["/dropped", "/kept", "/slow", "/after"]
+        .into_iter()
+        .filter(|url| seen.iter().any(|f| f.contains(&format!(r#""url":"{url}""#))))
+        .collect();
+    assert_eq!(urls, ["/kept", "/slow", "/after"], "{seen:?}");
+}
+
 #[tokio::test]
 async fn eio4_takes_the_socket_id_from_the_connect_reply() {
     let server = serve(|mut ws, _| async move {

@@ -1,5 +1,5 @@
-//! The whole `Connection` state machine fed arbitrary frames, closes and clock jumps must never panic, and
-//! every request must end exactly once after the connection is shut down.
+//! The whole `Connection` state machine fed arbitrary frames, closes, clock jumps and cancellations must
+//! never panic, and every request must end exactly once after the connection is shut down.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use sails_io::protocol::engine_io::Frame;
@@ -14,10 +14,11 @@ fuzz_target!(|data: &[u8]| {
     let mut conn = Connection::new(Config { eio, reconnection, ..Config::default() });
     let mut now = Instant::now();
     let mut open = HashSet::new();
+    let mut made = Vec::new();
     conn.connect(now);
     for chunk in rest.split(|&b| b == 0xFF) {
         let Some((&op, body)) = chunk.split_first() else { continue };
-        match op % 6 {
+        match op % 7 {
             0 => conn.handle_frame(Frame::Text(String::from_utf8_lossy(body).into_owned()), now),
             1 => conn.handle_frame(Frame::Binary(body.to_vec()), now),
             2 => {
@@ -27,9 +28,16 @@ fuzz_target!(|data: &[u8]| {
             3 => {
                 let id = conn.request(Request::new(Method::Get, "/x"), now).expect("valid request");
                 open.insert(id);
+                made.push(id);
             }
             4 => conn.transport_closed(None, now),
-            _ => conn.connect(now),
+            5 => conn.connect(now),
+            // Any request made so far, ended or not (cancelling an ended one must change nothing).
+            _ => {
+                if !made.is_empty() {
+                    conn.cancel(made[usize::from(body.first().copied().unwrap_or(0)) % made.len()]);
+                }
+            }
         }
         while conn.poll_transmit().is_some() {}
         while let Some(event) = conn.poll_event() {

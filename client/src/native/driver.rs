@@ -30,6 +30,8 @@ pub(crate) enum Command {
     Disconnect(oneshot::Sender<()>),
     Ack(u64, Vec<Payload>),
     Emit(String, Vec<Payload>, oneshot::Sender<bool>),
+    /// A caller dropped a request's future before its answer.
+    Abandoned,
 }
 
 pub(crate) struct Driver {
@@ -182,6 +184,17 @@ impl Driver {
             Command::Ack(id, args) => self.conn.ack(id, args),
             Command::Emit(name, args, reply) => {
                 let _ = reply.send(self.conn.emit(&name, args));
+            }
+            Command::Abandoned => {
+                // Cancel every request nobody waits for any more: a queued one is then never sent.
+                let conn = &mut self.conn;
+                self.pending.retain(|&id, reply| {
+                    let waiting = !reply.is_closed();
+                    if !waiting {
+                        conn.cancel(id);
+                    }
+                    waiting
+                });
             }
         }
     }

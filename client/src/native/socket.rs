@@ -177,10 +177,16 @@ impl SailsSocket {
 
     /// Sends a virtual request and waits for its response. Requests made while not connected are queued
     /// and sent in order after the connection comes up.
+    ///
+    /// Dropping the returned future cancels the request (e.g. under `tokio::time::timeout` or in a
+    /// `select!`): one still queued is never sent; one already sent is forgotten, and its answer dropped.
     pub async fn request(&self, request: Request) -> Result<Jwr, Error> {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Request(request, tx))?;
-        rx.await.map_err(|_| Error::Closed)?
+        let abandoned = CancelOnDrop(Some(&self.handle.commands));
+        let result = rx.await;
+        abandoned.disarm();
+        result.map_err(|_| Error::Closed)?
     }
 
     /// `GET url`.
@@ -284,6 +290,24 @@ impl SailsSocket {
 
     fn send(&self, command: Command) -> Result<(), Error> {
         self.handle.commands.send(command).map_err(|_| Error::Closed)
+    }
+}
+
+/// Tells the driver, when a request's future is dropped before its answer, that a caller stopped
+/// waiting (the driver then cancels every request whose caller is gone).
+struct CancelOnDrop<'a>(Option<&'a mpsc::UnboundedSender<Command>>);
+
+impl CancelOnDrop<'_> {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(commands) = self.0 {
+            let _ = commands.send(Command::Abandoned);
+        }
     }
 }
 
