@@ -168,15 +168,10 @@ impl Request {
         self.clone().into_envelope(defaults)
     }
 
-    /// [`envelope`](Self::envelope), moving the request's data and headers into it instead of copying them.
+    /// [`envelope`](Self::envelope), moving the request's data and url into it instead of copying them.
     pub fn into_envelope(self, defaults: &[(String, String)]) -> Payload {
-        let mut headers: Vec<(String, Json)> =
-            self.headers.into_iter().map(|(k, v)| (k, Json::from_owned_string(v))).collect();
-        for (k, v) in defaults {
-            if !headers.iter().any(|(h, _)| h == k) {
-                headers.push((k.clone(), Json::from_string(v)));
-            }
-        }
+        let headers: Vec<(String, Json)> =
+            self.envelope_headers(defaults).map(|(k, v)| (k.to_owned(), Json::from_string(v))).collect();
         let data = match self.data {
             Payload::Json(data) if data.is_null() => Payload::Json(Json::from_entries(Vec::new())),
             data => data,
@@ -189,6 +184,24 @@ impl Request {
         ])
     }
 
+    /// The envelope's headers, each name once: the request's (a repeated name at its first position with
+    /// its last value, as `JSON.parse` keeps an object's repeated key), then each default whose name the
+    /// request does not set (the first of a repeated default).
+    fn envelope_headers<'a>(&'a self, defaults: &'a [(String, String)]) -> impl Iterator<Item = (&'a str, &'a str)> {
+        let own =
+            self.headers.iter().enumerate().filter(|&(i, (name, _))| !self.headers[..i].iter().any(|(n, _)| n == name));
+        let own = own.map(|(i, (name, _))| {
+            let last = self.headers[i..].iter().rev().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str());
+            (name.as_str(), last)
+        });
+        let added = defaults
+            .iter()
+            .enumerate()
+            .filter(|&(i, (name, _))| !self.headers.iter().chain(&defaults[..i]).any(|(n, _)| n == name))
+            .map(|(_, (name, value))| (name.as_str(), value.as_str()));
+        own.chain(added)
+    }
+
     /// The Socket.IO EVENT text of this request, `2<ack id>["<method>",<envelope>]`, written straight from
     /// the request (the same text as encoding the [`envelope`](Self::envelope) as a packet, without
     /// building it as a JSON value); `None` when the data holds binary parts.
@@ -198,29 +211,13 @@ impl Request {
             out.push_str(",{\"method\":");
             json::escape_into(out, self.method.as_str());
             out.push_str(",\"headers\":{");
-            let mut first = true;
-            let mut entry = |out: &mut String, name: &str, value: &str| {
-                if !std::mem::take(&mut first) {
+            for (i, (name, value)) in self.envelope_headers(defaults).enumerate() {
+                if i > 0 {
                     out.push(',');
                 }
                 json::escape_into(out, name);
                 out.push(':');
                 json::escape_into(out, value);
-            };
-            // As `Json::from_entries` over the request's headers then the defaults it lacks: a repeated
-            // name keeps its first position and takes its last value; a default the request sets (or an
-            // earlier default with the same name) is left out.
-            for (i, (name, _)) in self.headers.iter().enumerate() {
-                if self.headers[..i].iter().any(|(n, _)| n == name) {
-                    continue;
-                }
-                let last = self.headers[i..].iter().rev().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str());
-                entry(out, name, last);
-            }
-            for (i, (name, value)) in defaults.iter().enumerate() {
-                if !self.headers.iter().chain(&defaults[..i]).any(|(n, _)| n == name) {
-                    entry(out, name, value);
-                }
             }
             out.push_str("},\"data\":");
             if data.is_null() {
@@ -566,7 +563,12 @@ mod event_text_tests {
 
     #[test]
     fn typical_requests() {
-        let defaults = [("x-foo".to_owned(), "g".to_owned()), ("x-bar".to_owned(), "g".to_owned())];
+        // A default the request sets is left out; of a repeated default, the first is taken.
+        let defaults = [
+            ("x-foo".to_owned(), "g".to_owned()),
+            ("x-bar".to_owned(), "g".to_owned()),
+            ("x-bar".to_owned(), "h".to_owned()),
+        ];
         for (req, want) in [
             (
                 Request::new(Method::Get, "/hello"),
