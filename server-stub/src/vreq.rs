@@ -381,8 +381,7 @@ async fn on_verb(s: SocketRef, State(ctx): State<Ctx>, ev: RawEvent, ack: AckSen
         if !sctx.0.sdk_version_ok {
             return respond_with_sdk_version_error(&s, ack, &sctx).await;
         }
-        let UsualEvent(verb, UsualMessage { url, headers, data, params }) = usual;
-        let msg = Message { url, headers, data: data.unwrap_or(Value::Null), params };
+        let UsualEvent(verb, msg) = usual;
         return route_and_ack(&s, &ctx, &sctx, &verb, msg, ack).await;
     }
     let mut arr = match serde_json::from_str::<Value>(&ev.text) {
@@ -491,17 +490,11 @@ impl Message {
 /// is not an object, attachments, other shapes) fails to read and takes the general path, which applies
 /// every rule of `receiveIncomingSailsIOMsg`.
 #[derive(serde::Deserialize)]
-struct UsualEvent(String, UsualMessage);
+struct UsualEvent(String, Message);
 
-struct UsualMessage {
-    url: String,
-    headers: Option<Map<String, Value>>,
-    data: Option<Value>,
-    params: Option<Value>,
-}
-
-/// Read from an object only (a derived struct would also read an array), each key at most once.
-impl<'de> serde::Deserialize<'de> for UsualMessage {
+/// The usual message object, read straight into its parts: from an object only (a derived struct would
+/// also read an array), each key at most once, `url` a string (the same parts as [`Message::from_value`]).
+impl<'de> serde::Deserialize<'de> for Message {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
 
@@ -523,11 +516,11 @@ impl<'de> serde::Deserialize<'de> for UsualMessage {
         }
         struct Fields;
         impl<'de> Visitor<'de> for Fields {
-            type Value = UsualMessage;
+            type Value = Message;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a request message object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UsualMessage, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Message, A::Error> {
                 let (mut url, mut headers, mut data, mut params) = (None, None, None, None);
                 while let Some(key) = map.next_key::<Key>()? {
                     match key {
@@ -541,7 +534,8 @@ impl<'de> serde::Deserialize<'de> for UsualMessage {
                     }
                 }
                 let url = url.ok_or_else(|| A::Error::missing_field("url"))?;
-                Ok(UsualMessage { url, headers: headers.flatten(), data: data.flatten(), params: params.flatten() })
+                let data = data.flatten().unwrap_or(Value::Null);
+                Ok(Message { url, headers: headers.flatten(), data, params: params.flatten() })
             }
         }
         d.deserialize_map(Fields)
@@ -702,7 +696,7 @@ mod tests {
         #[test]
         fn the_usual_reading_agrees_with_the_general_path(text in event_text()) {
             let ev = RawEvent { text: text.clone(), bins: Vec::new(), ack_id: Some(1) };
-            if let Some(UsualEvent(verb, usual)) = UsualEvent::read(&ev) {
+            if let Some(UsualEvent(verb, fast)) = UsualEvent::read(&ev) {
                 let Ok(Value::Array(mut arr)) = serde_json::from_str::<Value>(&text) else {
                     panic!("the general path cannot read {text}");
                 };
@@ -711,8 +705,6 @@ mod tests {
                 prop_assert_eq!(arr[0].as_str(), Some(verb.as_str()));
                 prop_assert!(matches!(msg.get("url"), Some(Value::String(u)) if !u.is_empty()), "{}", text);
                 let general = Message::from_value(msg).unwrap();
-                let UsualMessage { url, headers, data, params } = usual;
-                let fast = Message { url, headers, data: data.unwrap_or(Value::Null), params };
                 prop_assert_eq!(fast, general);
             }
         }
