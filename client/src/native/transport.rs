@@ -545,15 +545,12 @@ impl Polling {
                         incoming = self.incoming.recv() => return incoming.unwrap_or(Incoming::Closed(None)),
                         probed = task => probed,
                     };
-                    self.upgrade = match probed {
-                        Ok(Ok(ws)) => {
+                    // A probe task that panicked or was aborted fails the probe like any other error.
+                    self.upgrade = match probed.unwrap_or_else(|join| Err(Error::Transport(join.to_string()))) {
+                        Ok(ws) => {
                             tracing::debug!("upgrade probe answered: pausing polling");
                             self.pause.store(true, Ordering::Release);
                             Upgrade::Pausing(Box::new(ws))
-                        }
-                        Ok(Err(e)) => {
-                            tracing::debug!("no upgrade, staying on polling: {e}");
-                            Upgrade::Off
                         }
                         Err(e) => {
                             tracing::debug!("no upgrade, staying on polling: {e}");
