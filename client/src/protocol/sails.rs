@@ -170,8 +170,8 @@ impl Request {
 
     /// [`envelope`](Self::envelope), moving the request's data and url into it instead of copying them.
     pub fn into_envelope(self, defaults: &[(String, String)]) -> Payload {
-        let headers: Vec<(String, Json)> =
-            self.envelope_headers(defaults).map(|(k, v)| (k.to_owned(), Json::from_string(v))).collect();
+        let mut headers: Vec<(String, Json)> = Vec::new();
+        self.envelope_headers(defaults, |k, v| headers.push((k.to_owned(), Json::from_string(v))));
         let data = match self.data {
             Payload::Json(data) if data.is_null() => Payload::Json(Json::from_entries(Vec::new())),
             data => data,
@@ -184,22 +184,21 @@ impl Request {
         ])
     }
 
-    /// The envelope's headers, each name once: the request's (a repeated name at its first position with
-    /// its last value, as `JSON.parse` keeps an object's repeated key), then each default whose name the
-    /// request does not set (the first of a repeated default).
-    fn envelope_headers<'a>(&'a self, defaults: &'a [(String, String)]) -> impl Iterator<Item = (&'a str, &'a str)> {
-        let own =
-            self.headers.iter().enumerate().filter(|&(i, (name, _))| !self.headers[..i].iter().any(|(n, _)| n == name));
-        let own = own.map(|(i, (name, _))| {
-            let last = self.headers[i..].iter().rev().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str());
-            (name.as_str(), last)
-        });
-        let added = defaults
-            .iter()
-            .enumerate()
-            .filter(|&(i, (name, _))| !self.headers.iter().chain(&defaults[..i]).any(|(n, _)| n == name))
-            .map(|(_, (name, value))| (name.as_str(), value.as_str()));
-        own.chain(added)
+    /// Calls `f` with the envelope's headers, each name once: the request's (a repeated name at its first
+    /// position with its last value, as `JSON.parse` keeps an object's repeated key), then each default
+    /// whose name the request does not set (the first of a repeated default).
+    fn envelope_headers<'a>(&'a self, defaults: &'a [(String, String)], mut f: impl FnMut(&'a str, &'a str)) {
+        for (i, (name, _)) in self.headers.iter().enumerate() {
+            if !self.headers[..i].iter().any(|(n, _)| n == name) {
+                let last = self.headers[i..].iter().rev().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str());
+                f(name, last);
+            }
+        }
+        for (i, (name, value)) in defaults.iter().enumerate() {
+            if !self.headers.iter().chain(&defaults[..i]).any(|(n, _)| n == name) {
+                f(name, value);
+            }
+        }
     }
 
     /// The Socket.IO EVENT text of this request, `2<ack id>["<method>",<envelope>]`, written straight from
@@ -211,14 +210,15 @@ impl Request {
             out.push_str(",{\"method\":");
             json::escape_into(out, self.method.as_str());
             out.push_str(",\"headers\":{");
-            for (i, (name, value)) in self.envelope_headers(defaults).enumerate() {
-                if i > 0 {
+            let mut first = true;
+            self.envelope_headers(defaults, |name, value| {
+                if !std::mem::take(&mut first) {
                     out.push(',');
                 }
                 json::escape_into(out, name);
                 out.push(':');
                 json::escape_into(out, value);
-            }
+            });
             out.push_str("},\"data\":");
             if data.is_null() {
                 out.push_str("{}");
