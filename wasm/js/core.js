@@ -378,21 +378,34 @@ function createIo(env) {
       var body = { message: r.message, details: r.details };
       return finish(entry, new JWR({ body: body, headers: {}, statusCode: r.status, error: r.message }), null);
     }
+    if (r.kind === 'cancelled' && entry.signal) return finish(entry, null, abortError(entry.signal));
     var message = r.kind === 'disconnected' ? DISCONNECTED_MESSAGE
       : r.kind === 'timeout' ? 'The request timed out before the server responded.' : r.message;
     finish(entry, null, new Error(message));
   }
 
   function finish(entry, jwr, error) {
+    entry.done = true;
+    if (entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
     if (entry.cb) {
       if (jwr) entry.cb(jwr.body, jwr);
       else entry.cb(error, { body: null, statusCode: 0, headers: {} });
     } else if (jwr) {
       entry.resolve(jwr);
     } else {
-      error.jwr = { body: null, statusCode: 0, headers: {} };
+      // An AbortSignal's reason is the caller's own value: passed on untouched, as fetch does.
+      if (!entry.signal || error !== entry.signal.reason) error.jwr = { body: null, statusCode: 0, headers: {} };
       entry.reject(error);
     }
+  }
+
+  // What an aborted request ends with: the signal's reason (an `AbortError` DOMException unless the caller
+  // gave one), or an equivalent Error where AbortSignal has no `reason` yet.
+  function abortError(signal) {
+    if (typeof signal.reason !== 'undefined') return signal.reason;
+    var error = new Error('This operation was aborted');
+    error.name = 'AbortError';
+    return error;
   }
 
   function invalid(message) {
@@ -419,15 +432,30 @@ function createIo(env) {
     if (options.data && options.params) {
       throw invalid('Cannot specify both `params` and `data`!  They are aliases of each other.');
     }
-    var entry = { cb: cb };
+    var signal = options.signal;
+    if (typeof signal !== 'undefined' && (typeof signal !== 'object' || signal === null ||
+      typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')) {
+      throw invalid('Invalid `signal` provided (should be an AbortSignal)');
+    }
+    var entry = { cb: cb, signal: signal || null };
     var promise;
     if (!cb) {
       promise = new Promise(function (resolve, reject) { entry.resolve = resolve; entry.reject = reject; });
+    }
+    if (entry.signal && entry.signal.aborted) {
+      // Never sent; called back after this call returns, as every other outcome is.
+      Promise.resolve().then(function () { finish(entry, null, abortError(entry.signal)); });
+      return promise;
     }
     var timeout = typeof options.timeout === 'number' ? options.timeout : -1;
     var data = encodeJson(options.params || options.data || {});
     this._send(options.method || 'get', options.url, JSON.stringify(options.headers || {}),
       data, timeout, entry, false);
+    if (entry.signal && !entry.done) {
+      var self = this;
+      entry.onAbort = function () { self._abort(entry); };
+      entry.signal.addEventListener('abort', entry.onAbort);
+    }
     return promise;
   };
 
@@ -443,7 +471,23 @@ function createIo(env) {
       if (!late) throw new Error(e.message);
       return finish(entry, null, new Error(e.message));
     }
+    entry.id = id;
     this._pending[id] = entry;
+  };
+
+  // The request's signal fired: one made before the driver existed leaves the early queue; the driver
+  // cancels any other (never sent if still queued, its answer dropped if in flight) and reports it ended.
+  SailsSocket.prototype._abort = function (entry) {
+    if (typeof entry.id !== 'undefined') {
+      if (this._pending[entry.id] === entry) this._driver.cancel(entry.id);
+      return;
+    }
+    for (var i = 0; i < this._early.length; i++) {
+      if (this._early[i][5] === entry) {
+        this._early.splice(i, 1);
+        return finish(entry, null, abortError(entry.signal));
+      }
+    }
   };
 
   ['get', 'post', 'put', 'patch', 'delete'].forEach(function (method) {

@@ -51,6 +51,12 @@ export interface RequestOptions {
   data?: object;
   /** sails-io-wasm: fail the request if no response arrives within this many ms. */
   timeout?: number;
+  /**
+   * sails-io-wasm: cancels the request when aborted. One not sent yet is never sent; one in flight is
+   * forgotten (the server may still carry it out; its answer is dropped). The request ends at once with
+   * the signal's `reason` (by default a `DOMException` named `AbortError`), as `fetch` does.
+   */
+  signal?: AbortSignal;
 }
 
 /** Settings of one socket; whatever is left undefined is taken from `io.sails` when it connects. */

@@ -8,7 +8,7 @@ use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
 use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array, JSON};
-use sails_io::connection::{Connection, Event, Transmit};
+use sails_io::connection::{Connection, Event, RequestId, Transmit};
 use sails_io::protocol::engine_io::Frame;
 use sails_io::protocol::json::{Json, JsonExt};
 use sails_io::{Error, Jwr, Payload};
@@ -129,6 +129,14 @@ impl Driver {
         let id = self.inner.borrow_mut().conn.request(request, Instant::now()).map_err(js_err)?;
         pump(&self.inner);
         Ok(id.0 as f64)
+    }
+
+    /// Cancels a request (the JS layer's `AbortSignal`): one still queued is never sent, one in flight is
+    /// forgotten (its late answer is dropped). It ends at once with a `response` event of kind
+    /// `cancelled`; an id that already ended is ignored.
+    pub fn cancel(&self, id: f64) {
+        self.inner.borrow_mut().conn.cancel(RequestId(id as u64));
+        pump(&self.inner);
     }
 
     /// Answers a server event that asked for an ack; `args` is a JSON array whose placeholders refer to

@@ -193,6 +193,7 @@ pub fn error_kind(e: &Error) -> &'static str {
         Error::Timeout(_) => "timeout",
         Error::Server(_) => "server",
         Error::Protocol(_) => "protocol",
+        Error::Cancelled => "cancelled",
         _ => "error",
     }
 }
@@ -315,6 +316,7 @@ mod tests {
         assert_eq!(error_kind(&Error::Disconnected), "disconnected");
         assert_eq!(error_kind(&Error::Closed), "disconnected");
         assert_eq!(error_kind(&Error::Timeout("x")), "timeout");
+        assert_eq!(error_kind(&Error::Cancelled), "cancelled");
         assert_eq!(error_kind(&Error::Transport("x".into())), "error");
     }
 }

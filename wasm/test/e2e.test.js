@@ -110,6 +110,16 @@ async function requestsEventsCookie(serverUrl) {
     const second = io.sails.connect();
     r.whoami = (await second.get('/whoami')).body;
     second.disconnect();
+    // Cancellation: a request in flight (the server waits for this page's answer to its question) is
+    // aborted; the answer given after that gets a response the page never sees.
+    const question = once(io.socket, 'question');
+    const controller = new AbortController();
+    const asked = io.socket.request({ method: 'post', url: '/ask', data: { q: 'e2e' }, signal: controller.signal });
+    const [, answer] = await question;
+    controller.abort();
+    r.aborted = await asked.then(() => 'resolved', (e) => `${e.name} ${e instanceof DOMException}`);
+    answer('late');
+    r.afterAbort = (await io.socket.get('/hello')).body;
     return r;
   });
   assert.deepStrictEqual(pageErrors, []);
@@ -119,6 +129,8 @@ async function requestsEventsCookie(serverUrl) {
   assert.strictEqual(out.notFound.pojo.statusCode, 404);
   assert.deepStrictEqual(out.event, [{ from: 'browser' }]);
   assert.deepStrictEqual(out.whoami, { userId: 'e2e-user' });
+  assert.strictEqual(out.aborted, 'AbortError true');
+  assert.deepStrictEqual(out.afterAbort, { hello: 'world' });
   assert.ok(cookieRequests.some((u) => u === `${serverUrl}/__getcookie`), `getcookie requested: ${cookieRequests}`);
 }
 

@@ -123,6 +123,72 @@ test('request timeouts (per request and per socket)', async () => {
   assert.strictEqual(socket.isConnecting(), false);
 });
 
+test('an AbortSignal cancels a request: queued ones are never sent, an answer after the abort is dropped', async () => {
+  const isAbort = (e) => e instanceof Error && e.name === 'AbortError';
+  const socket = wasmIo().sails.connect(stub.url);
+  // Queued (the connection is not up yet) and aborted: it ends at once and never reaches the server.
+  const queued = new AbortController();
+  const login = socket.post('/login', { userId: 'aborted' });
+  const cancelledLogin = socket.request({ method: 'post', url: '/login', data: { userId: 'never' }, signal: queued.signal });
+  queued.abort();
+  await assert.rejects(cancelledLogin, isAbort);
+  assert.strictEqual((await login).statusCode, 200);
+  const [who] = await call(socket, 'get', '/whoami');
+  assert.deepStrictEqual(who, { userId: 'aborted' });
+
+  // In flight: the server holds `/ask` until this socket answers its question. Abort, then answer: the
+  // server's late 200 is dropped, and the callback ran exactly once, with the signal's reason.
+  const question = once(socket, 'question');
+  const inFlight = new AbortController();
+  const reason = new Error('no longer needed');
+  const calls = [];
+  socket.request({ method: 'post', url: '/ask', data: { q: 1 }, signal: inFlight.signal }, (body, jwr) => calls.push([body, jwr]));
+  const [, answer] = await question;
+  inFlight.abort(reason);
+  assert.strictEqual(calls.length, 1);
+  assert.strictEqual(calls[0][0], reason);
+  assert.deepStrictEqual(calls[0][1], { body: null, statusCode: 0, headers: {} });
+  assert.strictEqual(reason.jwr, undefined, 'the caller\'s reason is passed on untouched');
+  answer('late');
+  // A second ask, answered: its response comes after the first one's on the same socket.
+  socket.on('question', (q, ack) => ack('on time'));
+  const [body] = await call(socket, 'post', '/ask', { q: 2 });
+  assert.deepStrictEqual(body, { answer: ['on time'] });
+  await sleep(50);
+  assert.strictEqual(calls.length, 1);
+
+  // Already aborted: not sent, rejected with the signal's reason after the call returns; the default
+  // reason is a DOMException named AbortError. Aborting after the end changes nothing.
+  const done = new AbortController();
+  done.abort();
+  let settled = false;
+  const early = socket.get('/hello').then(() => { settled = true; });
+  const pre = socket.request({ url: '/hello', signal: done.signal }).finally(() => { settled = true; });
+  assert.strictEqual(settled, false);
+  await assert.rejects(pre, (e) => isAbort(e) && e === done.signal.reason);
+  await early;
+  const after = new AbortController();
+  const ok = await socket.request({ url: '/hello', signal: after.signal });
+  after.abort();
+  assert.deepStrictEqual(ok.body, { hello: 'world' });
+  assert.throws(() => socket.request({ url: '/hello', signal: {} }), /Invalid `signal` provided/);
+  socket.disconnect();
+});
+
+test('an AbortSignal cancels a request made before io.socket exists', async () => {
+  const io = require(require('path').join(__dirname, '..', 'pkg', 'nodejs', 'index.js'))(WebSocket);
+  io.sails.environment = 'production';
+  io.sails.url = stub.url;
+  const controller = new AbortController();
+  const aborted = io.socket.request({ method: 'post', url: '/login', data: { userId: 'early' }, signal: controller.signal });
+  controller.abort();
+  await assert.rejects(aborted, (e) => e.name === 'AbortError');
+  await once(io.socket, 'connect');
+  const [who] = await call(io.socket, 'get', '/whoami');
+  assert.deepStrictEqual(who, { userId: null });
+  io.socket.disconnect();
+});
+
 test('reconnection after a server restart, with the sails.io.js event sequence', async () => {
   const server = await startStub();
   const port = server.port;

@@ -20,6 +20,10 @@ async function main(socket: SailsSocket): Promise<void> {
   if (jwr.error) console.error(jwr.error.message, jwr.toPOJO().statusCode);
   const r = await socket.request({ method: 'patch', url: '/pet/1', data: { name: 'Max' }, timeout: 1000 });
   console.log(String(r));
+  const controller = new AbortController();
+  const cancellable = socket.request({ url: '/slow', signal: controller.signal });
+  controller.abort();
+  await cancellable.catch((e: unknown) => console.log(e instanceof Error && e.name === 'AbortError'));
   socket.on('pet', (msg: { verb: string }) => console.log(msg.verb)).off('pet');
   if (socket.isConnected()) socket.disconnect();
   else if (!socket.isConnecting()) socket.reconnect();
