@@ -377,6 +377,17 @@ impl Connection {
         }
     }
 
+    /// Gives up a reconnection that waits for its next attempt, for a driver whose explicit connect just
+    /// failed and that does not retry: the connection goes idle and the queued requests end with `error`
+    /// (the error that attempt failed with). Does nothing in any other state.
+    pub fn stop_reconnecting(&mut self, error: Error) {
+        if self.is_reconnect_pending() {
+            self.state = State::Idle;
+            self.attempts = 0;
+            self.end_queued(error);
+        }
+    }
+
     /// Disconnects: sends the Socket.IO DISCONNECT when connected, closes the transport, stops
     /// reconnecting, and ends every pending request (in flight or queued) with [`Error::Disconnected`].
     pub fn disconnect(&mut self) {
@@ -643,7 +654,9 @@ impl Connection {
                 self.transmits.push_back(Transmit::Close);
                 self.reset_transport_state();
                 self.state = State::Idle;
-                self.events.push_back(Event::ConnectError { error: Error::Refused(message) });
+                let error = Error::Refused(message);
+                self.events.push_back(Event::ConnectError { error: copy_connect_error(&error) });
+                self.end_queued(error);
             }
             PacketKind::Disconnect if self.state == State::Connected => {
                 self.lose_transport(DisconnectReason::ServerDisconnect, true, now)
@@ -701,14 +714,25 @@ impl Connection {
         }
     }
 
-    /// A connection attempt failed: report it, then reconnect if the policy says so.
+    /// A connection attempt failed: report it, then reconnect if the policy says so. If no attempt follows
+    /// (reconnection is off, or its attempts are used up), the queued requests end with this attempt's
+    /// error rather than wait for a connection nobody is making.
     fn connect_failed(&mut self, error: Error, close: bool, now: Instant) {
         if close {
             self.transmits.push_back(Transmit::Close);
         }
         self.reset_transport_state();
-        self.events.push_back(Event::ConnectError { error });
+        self.events.push_back(Event::ConnectError { error: copy_connect_error(&error) });
         self.schedule_reconnect(now);
+        if self.state == State::Idle {
+            self.end_queued(error);
+        }
+    }
+
+    /// Ends the queued requests (none is in flight: the socket is not connected) with `error`.
+    fn end_queued(&mut self, error: Error) {
+        let queued: Vec<RequestId> = self.queue.drain(..).map(|(id, _)| id).collect();
+        self.end_all(queued, || copy_connect_error(&error));
     }
 
     /// A connected (or handshaking) transport is gone: fail what is in flight, tell the user, maybe
@@ -885,6 +909,23 @@ fn min_opt(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, None) => a,
         (None, b) => b,
+    }
+}
+
+/// A copy of a connection attempt's error, for the queued requests it ends. The kinds a connection
+/// attempt fails with are copied as they are; any other becomes a transport error with its text. (Not
+/// `Error::clone`: cloning a response's body, which no connect error has, would add its code to the
+/// WebAssembly build.)
+fn copy_connect_error(error: &Error) -> Error {
+    match error {
+        Error::Timeout(what) => Error::Timeout(what),
+        Error::Handshake { status, body } => Error::Handshake { status: *status, body: body.clone() },
+        Error::Protocol(e) => Error::Protocol(e.clone()),
+        Error::Refused(m) => Error::Refused(m.clone()),
+        Error::Transport(m) => Error::Transport(m.clone()),
+        Error::Dns(m) => Error::Dns(m.clone()),
+        Error::Tls(m) => Error::Tls(m.clone()),
+        other => Error::Transport(other.to_string()),
     }
 }
 

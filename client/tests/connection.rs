@@ -539,14 +539,86 @@ fn connect_timeout_and_handshake_rejection() {
 }
 
 #[test]
+fn a_socket_that_gives_up_connecting_ends_its_queued_requests_with_the_error() {
+    // Reconnection off: the one attempt fails, nothing will send the queue, so it ends at once.
+    let mut p = Peer::eio(EioVersion::V3);
+    let queued = [p.request("/a"), p.request("/b")];
+    p.conn.connect(p.now);
+    p.sent();
+    let refused = Error::Transport("connection refused".into());
+    p.conn.transport_closed(Some(refused.clone()), p.now);
+    assert_eq!(
+        p.events(),
+        [
+            Event::ConnectError { error: refused.clone() },
+            Event::Response { id: queued[0], result: Err(refused.clone()) },
+            Event::Response { id: queued[1], result: Err(refused.clone()) },
+        ]
+    );
+    // A later request waits for a later connect(), which sends it.
+    let later = p.request("/c");
+    assert!(p.events().is_empty());
+    p.conn.connect(p.now);
+    p.server(OPEN).server("40");
+    assert_eq!(p.sent(), ["OPEN", &hello_frame(0).replace("/hello", "/c")]);
+    assert!(responses(&p.events()).is_empty(), "{later:?} is in flight");
+
+    // Reconnection on: queued requests wait through failed attempts, and end with the last attempt's
+    // error when the attempts are used up.
+    let policy = Reconnection { enabled: true, attempts: Some(1), ..Reconnection::default() };
+    let mut p = Peer::connected(EioVersion::V3, Config { reconnection: policy, ..Config::default() });
+    p.conn.transport_closed(None, p.now);
+    p.events();
+    let queued = p.request("/a");
+    let at = p.next_timeout_ms().expect("an attempt is scheduled");
+    p.tick(at);
+    p.sent();
+    p.conn.transport_closed(Some(refused.clone()), p.now);
+    assert_eq!(
+        p.events(),
+        [
+            Event::Reconnecting { attempt: 1 },
+            Event::ConnectError { error: refused.clone() },
+            Event::ReconnectFailed,
+            Event::Response { id: queued, result: Err(refused.clone()) },
+        ]
+    );
+
+    // A driver that gives up waiting for the next attempt (an explicit connect that fails fast) ends
+    // the queue with the error it got.
+    let policy = Reconnection { enabled: true, ..Reconnection::default() };
+    let mut p = Peer::new(Config { reconnection: policy, ..Config::default() });
+    let queued = p.request("/a");
+    p.conn.connect(p.now);
+    p.conn.transport_closed(Some(refused.clone()), p.now);
+    assert_eq!(p.events(), [Event::ConnectError { error: refused.clone() }]);
+    assert!(p.conn.is_reconnect_pending());
+    p.conn.stop_reconnecting(refused.clone());
+    assert_eq!(responses(&p.events()), [(queued, Err(refused.clone()))]);
+    assert!(!p.conn.is_reconnect_pending() && p.next_timeout_ms().is_none());
+
+    // A connect timeout ends them the same way.
+    let mut p = Peer::eio(EioVersion::V4);
+    let queued = p.request("/a");
+    p.conn.connect(p.now);
+    p.tick(20_000);
+    assert_eq!(responses(&p.events()), [(queued, Err(Error::Timeout("connecting")))]);
+}
+
+#[test]
 fn connect_error_packet_refuses_without_reconnecting() {
     let config =
         Config { reconnection: Reconnection { enabled: true, ..Reconnection::default() }, ..Config::default() };
     let mut p = Peer::new(Config { eio: EioVersion::V4, ..config });
     p.conn.connect(p.now);
+    let queued = p.request("/a");
     p.server(OPEN).server(r#"44{"message":"Not authorized"}"#);
     assert_eq!(p.sent(), ["OPEN", "40", "CLOSE"]);
-    assert_eq!(p.events(), [Event::ConnectError { error: Error::Refused("Not authorized".into()) }]);
+    let refused = Error::Refused("Not authorized".into());
+    assert_eq!(
+        p.events(),
+        [Event::ConnectError { error: refused.clone() }, Event::Response { id: queued, result: Err(refused) }]
+    );
     assert_eq!(p.next_timeout_ms(), None);
 }
 

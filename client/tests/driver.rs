@@ -210,6 +210,27 @@ async fn refused_tcp_connection_is_a_transport_error() {
 }
 
 #[tokio::test]
+async fn a_failed_connect_ends_the_queued_requests_with_its_error() {
+    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    // With reconnection on or off, connect() fails fast and does not retry, so nothing would ever send
+    // what was queued before it: those requests end with the connect error.
+    for reconnection in [false, true] {
+        let socket =
+            SailsSocket::builder(format!("http://127.0.0.1:{port}")).reconnection(reconnection).build().unwrap();
+        let queued = {
+            let s = socket.clone();
+            tokio::spawn(async move { s.post("/login", &json!({ "userId": "never" })).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let err = socket.connect().await.unwrap_err();
+        assert!(matches!(err, Error::Transport(_)), "{err:?}");
+        let queued = tokio::time::timeout(Duration::from_secs(5), queued).await.expect("the request ended").unwrap();
+        assert_eq!(queued.unwrap_err(), err, "reconnection {reconnection}");
+        assert!(!socket.is_connecting());
+    }
+}
+
+#[tokio::test]
 async fn unresolvable_host_is_a_dns_error() {
     // `.invalid` never resolves (RFC 6761).
     let err = SailsSocket::connect_to("http://sails-io-test.invalid:1337").await.unwrap_err();

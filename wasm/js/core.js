@@ -256,7 +256,20 @@ function createIo(env) {
   SailsSocket.prototype._failConnect = function (error) {
     this._isConnecting = false;
     log('sails-io-wasm: the socket could not connect: ' + (error && error.message || error));
-    this._emit('connect_error', [error instanceof Error ? error : new Error(String(error))]);
+    error = error instanceof Error ? error : new Error(String(error));
+    this._emit('connect_error', [error]);
+    // The connection was never attempted (the wasm module, the settings or the cookie handshake failed)
+    // and no attempt follows: the requests waiting for one end with the error, as the core ends its
+    // queued requests when it gives up connecting. None of them was sent.
+    var self = this;
+    var ended = self._early.map(function (r) { return r[5]; });
+    self._early = [];
+    Object.keys(self._pending).forEach(function (id) {
+      ended.push(self._pending[id]);
+      delete self._pending[id];
+      self._driver.cancel(Number(id));
+    });
+    ended.forEach(function (entry) { finish(entry, null, new Error(error.message)); });
   };
 
   SailsSocket.prototype._connectNow = function () {

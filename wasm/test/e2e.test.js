@@ -160,13 +160,17 @@ test('cookie handshake failures are reported (404 and timeout), not a silent han
     const out = await page.evaluate(async (silentUrl) => {
       io.sails.autoConnect = false;
       const missing = io.sails.connect(undefined, { useCORSRouteToGetCookie: '/no-such-cookie-route' });
+      // Made while the handshake runs: it ends with the handshake's error, as nothing will connect.
+      const queued = missing.get('/hello').then(() => 'resolved', (e) => e.message);
       const a = await once(missing, 'connect_error');
+      const queuedOutcome = await queued;
       const slow = io.sails.connect(silentUrl, { getCookieTimeout: 300 });
       const b = await once(slow, 'connect_error');
-      return { a, b, connecting: [missing.isConnecting(), slow.isConnecting()] };
+      return { a, b, queuedOutcome, connecting: [missing.isConnecting(), slow.isConnecting()] };
     }, `http://127.0.0.1:${silent.address().port}`);
     assert.match(out.a[0], /could not load http:\/\/127\.0\.0\.1:\d+\/no-such-cookie-route/);
     assert.match(out.b[0], /no answer from http:\/\/127\.0\.0\.1:\d+\/__getcookie within 300 ms/);
+    assert.strictEqual(out.queuedOutcome, out.a[0]);
     assert.deepStrictEqual(out.connecting, [false, false]);
   } finally {
     silent.closeAll();

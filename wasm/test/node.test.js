@@ -3,6 +3,7 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert');
+const net = require('net');
 const WebSocket = require('ws');
 const { startStub, wasmIo, once, call, sleep } = require('./helpers');
 
@@ -108,19 +109,49 @@ test('binary values in request data go out as attachments; Blobs are refused', a
 });
 
 test('request timeouts (per request and per socket)', async () => {
+  // A server that accepts TCP connections and never answers: the socket stays connecting (its connect
+  // timeout is 20 s) and the requests wait in the queue until their own deadlines.
+  const held = [];
+  const silent = net.createServer((c) => held.push(c));
+  await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const io = wasmIo();
-  // A port nothing listens on: the connection fails, the requests wait in the queue until their deadline.
-  const socket = io.sails.connect('http://127.0.0.1:65531', { requestTimeout: 100 });
-  const failed = once(socket, 'connect_error');
+  const socket = io.sails.connect(`http://127.0.0.1:${silent.address().port}`, { requestTimeout: 100 });
   const perRequest = assert.rejects(socket.request({ url: '/hello', timeout: 30 }), /timed out/);
   const [body, jwr] = await new Promise((resolve) => socket.get('/hello', (b, j) => resolve([b, j])));
   assert.ok(body instanceof Error);
   assert.strictEqual(body.message, 'The request timed out before the server responded.');
   assert.deepStrictEqual(jwr, { body: null, statusCode: 0, headers: {} });
   await perRequest;
+  assert.strictEqual(socket.isConnecting(), true);
+  const failed = once(socket, 'connect_error');
+  for (const c of held) c.destroy();
+  silent.close();
   const [error] = await failed;
   assert.ok(error instanceof Error);
   assert.strictEqual(socket.isConnecting(), false);
+});
+
+test('a socket that gives up connecting ends its queued requests with the error', async () => {
+  // Refused, no reconnection: the queued requests end with the connect error instead of waiting for a
+  // connection nobody makes (sails.io.js keeps them queued forever).
+  const socket = wasmIo().sails.connect('http://127.0.0.1:65531');
+  const failed = once(socket, 'connect_error');
+  const viaPromise = socket.get('/hello');
+  const [body, jwr] = await call(socket, 'post', '/login', { userId: 'x' });
+  const [error] = await failed;
+  assert.ok(body instanceof Error);
+  assert.strictEqual(body.message, error.message);
+  assert.match(body.message, /^transport error/);
+  assert.deepStrictEqual(jwr, { body: null, statusCode: 0, headers: {} });
+  await assert.rejects(viaPromise, (e) => e.message === error.message);
+  // No driver at all (here: no url in node): the requests made meanwhile end with the settings error.
+  const io = require(require('path').join(__dirname, '..', 'pkg', 'nodejs', 'index.js'))(WebSocket);
+  io.sails.environment = 'production';
+  const noUrl = once(io.socket, 'connect_error');
+  const early = io.socket.get('/hello');
+  const [settingsError] = await noUrl;
+  assert.match(settingsError.message, /no `url`/);
+  await assert.rejects(early, (e) => e.message === settingsError.message);
 });
 
 test('an AbortSignal cancels a request: queued ones are never sent, an answer after the abort is dropped', async () => {

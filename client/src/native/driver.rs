@@ -324,9 +324,7 @@ impl Driver {
                     for w in self.connect_waiters.drain(..) {
                         let _ = w.send(Err(error.clone()));
                     }
-                    if self.conn.is_reconnect_pending() {
-                        self.conn.disconnect();
-                    }
+                    self.conn.stop_reconnecting(error.clone());
                 }
                 SocketEvent::ConnectError { error }
             }

@@ -163,12 +163,17 @@ pub async fn request_timeout() {
 
 pub async fn connect_error_on_closed_port() {
     let h = harness(r#"{"url":"http://127.0.0.1:65531"}"#);
+    let queued = h.driver.request("get", "/hello", "", "", -1.0, &[], &[]).unwrap();
     h.driver.connect();
     assert!(h.driver.is_connecting());
     let e = h.wait("connect_error", |e| e.kind == "connect_error").await;
     assert!(e.a.as_string().unwrap().starts_with("transport error"), "{:?}", e.a);
     assert!(!h.driver.is_connecting());
     assert!(!h.driver.is_connected());
+    // No reconnection follows, so the queued request ends with the same error.
+    let r = h.response(queued).await;
+    assert_eq!(get(&r, "kind").as_string().as_deref(), Some("error"));
+    assert_eq!(get(&r, "message").as_string(), e.a.as_string());
 }
 
 pub async fn reconnects_after_failed_attempts() {
@@ -176,13 +181,24 @@ pub async fn reconnects_after_failed_attempts() {
     let h = harness(
         r#"{"url":"http://127.0.0.1:65531","reconnection":true,"reconnectionAttempts":2,"reconnectionDelay":10,"reconnectionDelayMax":20}"#,
     );
+    let queued = h.driver.request("get", "/hello", "", "", -1.0, &[], &[]).unwrap();
     h.driver.connect();
     h.wait("reconnect_failed", |e| e.kind == "reconnect_failed").await;
     let kinds: Vec<String> = h.events.borrow().iter().map(|e| e.kind.clone()).collect();
+    // The queued request waits through the attempts and ends when they are used up.
     assert_eq!(
         kinds,
-        ["connect_error", "reconnecting", "connect_error", "reconnecting", "connect_error", "reconnect_failed"]
+        [
+            "connect_error",
+            "reconnecting",
+            "connect_error",
+            "reconnecting",
+            "connect_error",
+            "reconnect_failed",
+            "response"
+        ]
     );
+    assert_eq!(get(&h.response(queued).await, "kind").as_string().as_deref(), Some("error"));
 }
 
 pub fn invalid_options_and_requests() {
