@@ -140,8 +140,7 @@ function createIo(env) {
       try {
         fns[i].apply(this, args || []);
       } catch (e) {
-        // Report it like an uncaught error without breaking the socket.
-        setTimeout(function () { throw e; }, 0);
+        rethrowLater(e);
       }
     }
   };
@@ -401,8 +400,12 @@ function createIo(env) {
     entry.done = true;
     if (entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
     if (entry.cb) {
-      if (jwr) entry.cb(jwr.body, jwr);
-      else entry.cb(error, { body: null, statusCode: 0, headers: {} });
+      try {
+        if (jwr) entry.cb(jwr.body, jwr);
+        else entry.cb(error, { body: null, statusCode: 0, headers: {} });
+      } catch (e) {
+        rethrowLater(e);
+      }
     } else if (jwr) {
       entry.resolve(jwr);
     } else {
@@ -410,6 +413,12 @@ function createIo(env) {
       if (!entry.signal || error !== entry.signal.reason) error.jwr = { body: null, statusCode: 0, headers: {} };
       entry.reject(error);
     }
+  }
+
+  // An exception thrown by the application's callback or listener: reported like an uncaught error,
+  // without breaking the socket (the driver, or whatever was ending several requests at once, goes on).
+  function rethrowLater(e) {
+    setTimeout(function () { throw e; }, 0);
   }
 
   // What an aborted request ends with: the signal's reason (an `AbortError` DOMException unless the caller

@@ -4,6 +4,8 @@
 const test = require('node:test');
 const assert = require('node:assert');
 const net = require('net');
+const path = require('path');
+const { execFileSync } = require('child_process');
 const WebSocket = require('ws');
 const { startStub, wasmIo, once, call, sleep } = require('./helpers');
 
@@ -145,7 +147,7 @@ test('a socket that gives up connecting ends its queued requests with the error'
   assert.deepStrictEqual(jwr, { body: null, statusCode: 0, headers: {} });
   await assert.rejects(viaPromise, (e) => e.message === error.message);
   // No driver at all (here: no url in node): the requests made meanwhile end with the settings error.
-  const io = require(require('path').join(__dirname, '..', 'pkg', 'nodejs', 'index.js'))(WebSocket);
+  const io = require(path.join(__dirname, '..', 'pkg', 'nodejs', 'index.js'))(WebSocket);
   io.sails.environment = 'production';
   const noUrl = once(io.socket, 'connect_error');
   const early = io.socket.get('/hello');
@@ -207,7 +209,7 @@ test('an AbortSignal cancels a request: queued ones are never sent, an answer af
 });
 
 test('an AbortSignal cancels a request made before io.socket exists', async () => {
-  const io = require(require('path').join(__dirname, '..', 'pkg', 'nodejs', 'index.js'))(WebSocket);
+  const io = require(path.join(__dirname, '..', 'pkg', 'nodejs', 'index.js'))(WebSocket);
   io.sails.environment = 'production';
   io.sails.url = stub.url;
   const controller = new AbortController();
@@ -218,6 +220,30 @@ test('an AbortSignal cancels a request made before io.socket exists', async () =
   const [who] = await call(io.socket, 'get', '/whoami');
   assert.deepStrictEqual(who, { userId: null });
   io.socket.disconnect();
+});
+
+test('an exception thrown by a request callback is reported as uncaught, and the socket goes on', () => {
+  // In a child process, where an uncaught exception can be watched without failing this test run.
+  const script = `
+    const io = require(process.env.PKG)(require(process.env.WS));
+    io.sails.autoConnect = false;
+    io.sails.environment = 'production';
+    const seen = [];
+    process.on('uncaughtException', (e) => seen.push('uncaught: ' + e.message));
+    const socket = io.sails.connect(process.env.URL);
+    socket.get('/hello', () => { throw new Error('thrown by a callback'); });
+    socket.get('/hello', (body) => {
+      seen.push('next callback: ' + JSON.stringify(body));
+      setTimeout(() => { console.log(JSON.stringify(seen)); process.exit(0); }, 50);
+    });
+  `;
+  const out = execFileSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    timeout: 10000,
+    env: { ...process.env, PKG: path.join(__dirname, '..', 'pkg', 'nodejs', 'index.js'), WS: require.resolve('ws'), URL: stub.url },
+  });
+  // The rethrow comes in a later task, so either line may come first.
+  assert.deepStrictEqual(JSON.parse(out).sort(), ['next callback: {"hello":"world"}', 'uncaught: thrown by a callback']);
 });
 
 test('reconnection after a server restart, with the sails.io.js event sequence', async () => {
