@@ -330,7 +330,11 @@ function createIo(env) {
         var args = b;
         if (typeof c === 'number') {
           var driver = self._driver;
+          var acked = false;
           args = args.concat([function () {
+            // Once, as socket.io-client's ack functions: later calls do nothing.
+            if (acked) return;
+            acked = true;
             var encoded = encodeJson(Array.prototype.slice.call(arguments));
             driver.ack(c, encoded.json, encoded.bytes, encoded.lengths);
           }]);

@@ -246,6 +246,31 @@ test('an exception thrown by a request callback is reported as uncaught, and the
   assert.deepStrictEqual(JSON.parse(out).sort(), ['next callback: {"hello":"world"}', 'uncaught: thrown by a callback']);
 });
 
+test('an ack function answers once, as socket.io-client\'s does', async () => {
+  // A scripted EIO 3 server that asks one question and records what comes back.
+  const server = new WebSocket.Server({ port: 0, host: '127.0.0.1' });
+  await new Promise((resolve) => server.once('listening', resolve));
+  const frames = [];
+  server.on('connection', (ws) => {
+    ws.send('0{"sid":"s1","upgrades":[],"pingInterval":25000,"pingTimeout":60000}');
+    ws.send('40');
+    ws.send('427["question",{"q":1}]');
+    ws.on('message', (m) => frames.push(String(m)));
+  });
+  const socket = wasmIo().sails.connect(`http://127.0.0.1:${server.address().port}`);
+  const [question, ack] = await once(socket, 'question');
+  assert.deepStrictEqual(question, { q: 1 });
+  ack('first');
+  ack('second');
+  // A request after the acks: once its frame has arrived, so has anything sent before it.
+  const after = socket.get('/after').catch((e) => e); // never answered: ends when the socket disconnects
+  while (!frames.some((f) => f.includes('/after'))) await sleep(10);
+  assert.deepStrictEqual(frames.filter((f) => f.startsWith('43')), ['437["first"]']);
+  socket.disconnect();
+  assert.match((await after).message, /disconnected/);
+  await new Promise((resolve) => server.close(resolve));
+});
+
 test('reconnection after a server restart, with the sails.io.js event sequence', async () => {
   const server = await startStub();
   const port = server.port;
