@@ -4,12 +4,19 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { minify } from 'terser';
 
+// The API's own private members (`socket._pending`, `_emit`, …) are shortened too, in the API file only:
+// they are used nowhere else. Kept: `_request` and `_connect` (sails.io.js has them on SailsSocket, and
+// applications call them), `_sailsIoJSConnect` (the global the cookie route's script calls) and
+// `_environment` (read from `window.SAILS_LOCALS`); names starting with `__` belong to wasm-bindgen.
+const PRIVATE = /^_(?!_|request$|connect$|sailsIoJSConnect$|environment$)/;
+
 for (const file of process.argv.slice(2)) {
+  const isApi = file.endsWith('/index.js');
   const result = await minify(readFileSync(file, 'utf8'), {
     module: true,
     ecma: 2020,
     compress: { passes: 2 },
-    mangle: true,
+    mangle: isApi ? { properties: { regex: PRIVATE } } : true,
     keep_classnames: true,
     keep_fnames: /^[A-Z]/,
     format: { comments: false }
