@@ -1,6 +1,8 @@
 //! The `sails-io` command-line tool, run as a process against the in-process server-stub: its output
 //! lines and exit codes are a public interface (README, "The `sails-io` command-line tool").
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Output;
 
@@ -182,17 +184,7 @@ async fn any_status_exits_zero_and_failures_do_not() {
 /// TLS in front of `server` with a fresh self-signed certificate for `localhost`: the `https://` URL,
 /// and the certificate as PEM and as DER.
 async fn tls_front(server: &sails_io_stub::RunningServer) -> (String, String, Vec<u8>) {
-    use std::sync::Arc;
-    use tokio_rustls::rustls;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let der = certified.cert.der().to_vec();
-    let key = rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der()).unwrap();
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![rustls::pki_types::CertificateDer::from(der.clone())], key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let (acceptor, pem, der) = common::self_signed_localhost();
     let backend = server.url().trim_start_matches("http://").to_owned();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -206,7 +198,7 @@ async fn tls_front(server: &sails_io_stub::RunningServer) -> (String, String, Ve
             });
         }
     });
-    (format!("https://localhost:{port}"), certified.cert.pem(), der)
+    (format!("https://localhost:{port}"), pem, der)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,25 +2,16 @@
 //! with `add_root_certificate`, refused (the typed `Error::Tls`) without it, over the WebSocket and over
 //! the HTTP requests (`/__getcookie`, long-polling).
 
-use std::sync::Arc;
+mod common;
 
 use futures_util::{SinkExt, StreamExt};
 use sails_io::{Error, SailsSocket, Transport};
 use tokio::net::TcpListener;
-use tokio_rustls::rustls;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Serves EIO 3 over TLS: the handshake, then one JWR per request.
 async fn tls_server() -> (String, Vec<u8>) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert_der = certified.cert.der().to_vec();
-    let key = rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der()).unwrap();
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![rustls::pki_types::CertificateDer::from(cert_der.clone())], key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let (acceptor, _, cert_der) = common::self_signed_localhost();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
