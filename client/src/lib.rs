@@ -34,8 +34,8 @@ pub mod protocol;
 mod native;
 #[cfg(all(not(target_arch = "wasm32"), feature = "serde_json", feature = "polling"))]
 pub use native::{
-    CookieJar, EventStream, ListenerId, ModelEvent, SailsSocket, SailsSocketBuilder, ServerEvent, SocketEvent,
-    Transport,
+    env_proxy, CookieJar, EnvProxy, EventStream, ListenerId, ModelEvent, SailsSocket, SailsSocketBuilder, ServerEvent,
+    SocketEvent, Transport,
 };
 
 pub use connection::{Config, Connection, DisconnectReason, Event, Reconnection, RequestId, Transmit};

@@ -25,10 +25,24 @@ async fn polling_stub() -> sails_io_stub::RunningServer {
         .unwrap()
 }
 
-/// Runs `sails-io ARGS` with `stdin` on its standard input.
+/// The variables `sails-io` reads a proxy from (as curl does).
+const PROXY_VARIABLES: [&str; 8] =
+    ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"];
+
+/// Runs `sails-io ARGS` with `stdin` on its standard input, with no proxy in its environment.
 async fn run(args: &[&str], stdin: &[u8]) -> Output {
+    run_env(args, stdin, &[]).await
+}
+
+/// The same with these proxy variables (the others removed, whatever this process has).
+async fn run_env(args: &[impl AsRef<std::ffi::OsStr>], stdin: &[u8], vars: &[(&str, &str)]) -> Output {
     use tokio::io::AsyncWriteExt as _;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sails-io"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sails-io"));
+    for name in PROXY_VARIABLES {
+        command.env_remove(name);
+    }
+    let mut child = command
+        .envs(vars.iter().copied())
         .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -179,6 +193,64 @@ async fn any_status_exits_zero_and_failures_do_not() {
         run(&["request", "GET", &format!("{}/hello", server.url()), "--proxy", &via, "--timeout", "5"], b"").await;
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("proxy 127.0.0.1:{closed}")));
+}
+
+#[tokio::test]
+async fn proxies_from_the_environment_as_curl_reads_them() {
+    let server = polling_stub().await;
+    let hello = format!("{}/hello", server.url());
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let absent = format!("http://127.0.0.1:{closed}");
+    let request = |extra: &[&'static str]| {
+        let mut args = vec!["request".to_owned(), "GET".into(), hello.clone(), "--timeout".into(), "5".into()];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        args
+    };
+    let through_absent_proxy = |out: &Output| {
+        out.status.code() == Some(1)
+            && String::from_utf8_lossy(&out.stderr).contains(&format!("proxy 127.0.0.1:{closed}"))
+    };
+    // http_proxy names a proxy that is not there: the WebSocket goes to it (and fails), and so does
+    // long-polling's HTTP (which would succeed directly); all_proxy is the fallback.
+    for var in ["http_proxy", "all_proxy", "ALL_PROXY"] {
+        let out = run_env(&request(&[]), b"", &[(var, &absent)]).await;
+        assert!(through_absent_proxy(&out), "{var}: {out:?}");
+    }
+    let out = run_env(&request(&["--transports", "polling"]), b"", &[("http_proxy", &absent)]).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // Not for an http:// server: HTTPS_PROXY, and an upper-case HTTP_PROXY (curl ignores it too).
+    for var in ["https_proxy", "HTTPS_PROXY", "HTTP_PROXY"] {
+        let out = run_env(&request(&["--transports", "polling"]), b"", &[(var, &absent)]).await;
+        assert_eq!(jwr_line(&out)["statusCode"], 200, "{var}");
+    }
+    // no_proxy (or NO_PROXY) lists the host: direct, over both transports.
+    for no_proxy in ["no_proxy", "NO_PROXY"] {
+        for transports in ["websocket", "polling"] {
+            let args = ["request", "GET", hello.as_str(), "--timeout", "5", "--transports", transports];
+            let out = run_env(&args, b"", &[("http_proxy", &absent), (no_proxy, "localhost,127.0.0.0/8")]).await;
+            assert_eq!(jwr_line(&out)["statusCode"], 200, "{no_proxy} {transports}");
+        }
+    }
+    // --noproxy replaces no_proxy: `*` ignores the environment, another list does not name this host.
+    let out = run_env(&request(&["--noproxy", "*"]), b"", &[("http_proxy", &absent)]).await;
+    assert_eq!(jwr_line(&out)["statusCode"], 200);
+    let out =
+        run_env(&request(&["--noproxy", "other.example"]), b"", &[("http_proxy", &absent), ("no_proxy", "127.0.0.1")])
+            .await;
+    assert!(through_absent_proxy(&out), "{out:?}");
+    // --proxy wins over the environment, no_proxy included.
+    let mut args = request(&[]);
+    args.extend(["--proxy".to_owned(), absent.clone()]);
+    let out = run_env(&args, b"", &[("no_proxy", "*")]).await;
+    assert!(through_absent_proxy(&out), "{out:?}");
+    // A proxy the client cannot use is a bad argument that names the variable.
+    let out = run_env(&request(&[]), b"", &[("all_proxy", "socks5://127.0.0.1:1080")]).await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("only http:// proxies") && stderr.contains("$all_proxy"), "{stderr}");
 }
 
 /// TLS in front of `server` with a fresh self-signed certificate for `localhost`: the `https://` URL,

@@ -52,8 +52,16 @@ struct Connection {
     #[arg(long, default_value = "websocket", value_delimiter = ',', value_parser = ["websocket", "polling"])]
     transports: Vec<String>,
     /// An HTTP proxy, `http://[user:password@]host:port` (the WebSocket goes through it with CONNECT).
+    /// Without it, the proxy the environment names is used, as curl does: `https_proxy` or `HTTPS_PROXY`
+    /// for https:// servers, `http_proxy` for http:// ones, then `all_proxy`, except for the hosts
+    /// `no_proxy` lists.
     #[arg(long)]
     proxy: Option<String>,
+    /// Hosts that do not use the environment's proxy, comma separated (replaces `no_proxy`; names match
+    /// the domains below them, addresses and CIDR ranges work too); `*` ignores the environment, as
+    /// curl's --noproxy.
+    #[arg(long, value_name = "LIST")]
+    noproxy: Option<String>,
     /// Also trust the certificates in FILE for `https://` servers: PEM (every CERTIFICATE block) or one
     /// DER certificate, e.g. a development server's self-signed certificate. Repeatable. Unlike curl's
     /// --cacert, the usual roots stay trusted.
@@ -155,7 +163,8 @@ fn split_url(url: &str) -> Result<(String, String), Failure> {
     Ok((server.as_str().trim_end_matches('/').to_owned(), path))
 }
 
-fn builder(server: &str, c: &Connection) -> Result<SailsSocketBuilder, Failure> {
+/// The builder the flags describe, and the environment variable its proxy comes from, if it does.
+fn builder(server: &str, c: &Connection) -> Result<(SailsSocketBuilder, Option<&'static str>), Failure> {
     if !c.timeout.is_finite() || c.timeout <= 0.0 {
         return Err(usage("--timeout must be a positive number of seconds"));
     }
@@ -174,15 +183,26 @@ fn builder(server: &str, c: &Connection) -> Result<SailsSocketBuilder, Failure> 
     if c.getcookie {
         b = b.get_cookie(true);
     }
+    let mut proxy_variable = None;
     if let Some(proxy) = &c.proxy {
         b = b.proxy(proxy);
+    } else {
+        let url = Url::parse(server).map_err(|e| usage(format!("invalid URL {server:?}: {e}")))?;
+        let lookup = |name: &str| match (name, &c.noproxy) {
+            ("no_proxy" | "NO_PROXY", Some(list)) => Some(list.clone()),
+            _ => std::env::var(name).ok(),
+        };
+        if let Some(found) = sails_io::env_proxy(&url, lookup) {
+            b = b.proxy(found.url);
+            proxy_variable = Some(found.variable);
+        }
     }
     for path in &c.cacerts {
         for der in certificates(path)? {
             b = b.add_root_certificate(der);
         }
     }
-    Ok(b)
+    Ok((b, proxy_variable))
 }
 
 /// The DER certificates of a `--cacert` file: each CERTIFICATE block of a PEM file, or the file itself
@@ -207,7 +227,11 @@ fn certificates(path: &str) -> Result<Vec<Vec<u8>>, Failure> {
 /// The socket the flags describe, not connected yet; a setting the client refuses (e.g. a proxy URL it
 /// cannot use) is a bad argument.
 fn socket(server: &str, c: &Connection) -> Result<SailsSocket, Failure> {
-    builder(server, c)?.build().map_err(|e| usage(e.to_string()))
+    let (builder, proxy_variable) = builder(server, c)?;
+    builder.build().map_err(|e| match proxy_variable {
+        Some(variable) => usage(format!("{e} (the proxy URL comes from ${variable}; --noproxy '*' ignores it)")),
+        None => usage(e.to_string()),
+    })
 }
 
 fn parse_data(data: Option<&str>) -> Result<Value, Failure> {

@@ -2,10 +2,12 @@
 //! sans-IO [`Connection`](crate::Connection), and timers between tokio and the connection's deadlines.
 
 mod driver;
+mod env_proxy;
 mod events;
 mod socket;
 mod transport;
 
+pub use env_proxy::{env_proxy, EnvProxy};
 pub use events::{ModelEvent, ServerEvent, SocketEvent};
 pub use socket::{EventStream, ListenerId, SailsSocket, SailsSocketBuilder, Transport};
 

@@ -361,6 +361,7 @@ pub struct SailsSocketBuilder {
     rng_seed: Option<u64>,
     root_certificates: Vec<Vec<u8>>,
     proxy: Option<String>,
+    proxy_from_env: bool,
 }
 
 impl SailsSocketBuilder {
@@ -385,6 +386,7 @@ impl SailsSocketBuilder {
             rng_seed: None,
             root_certificates: Vec::new(),
             proxy: None,
+            proxy_from_env: false,
         }
     }
 
@@ -518,10 +520,20 @@ impl SailsSocketBuilder {
     /// does with a proxy `agent`). The WebSocket goes through it with `CONNECT`, so `wss://` stays TLS
     /// from end to end and the proxy resolves the server's name; `/__getcookie` and long-polling use
     /// reqwest's proxy support. The user and password, if any, are sent as `Proxy-Authorization: Basic`.
-    /// Without this the WebSocket connects directly (the HTTP requests follow reqwest's defaults, which
-    /// read the `HTTP_PROXY`/`HTTPS_PROXY` environment variables).
+    /// Without this (or [`proxy_from_env`](Self::proxy_from_env)) every connection is direct, whatever
+    /// the environment says.
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
         self.proxy = Some(url.into());
+        self
+    }
+
+    /// Uses the proxy the environment names for this server, as curl does ([`env_proxy`](crate::env_proxy):
+    /// `https_proxy`/`HTTPS_PROXY` for `https://` servers, `http_proxy` for `http://` ones, `all_proxy`,
+    /// and `no_proxy`), read when the socket is built. A [`proxy`](Self::proxy) set explicitly wins. As
+    /// with `proxy`, only `http://` proxies are supported: another scheme is an
+    /// [`Error::InvalidRequest`] from `build()` that names the variable.
+    pub fn proxy_from_env(mut self) -> Self {
+        self.proxy_from_env = true;
         self
     }
 
@@ -554,6 +566,14 @@ impl SailsSocketBuilder {
                 Ok((name, value))
             })
             .collect::<Result<Vec<_>, Error>>()?;
+        let proxy = match (&self.proxy, self.proxy_from_env) {
+            (Some(url), _) => Some(http_proxy(url, "proxy URL")?),
+            (None, true) => match crate::env_proxy(&base, |name| std::env::var(name).ok()) {
+                Some(found) => Some(http_proxy(&found.url, &format!("proxy URL from {}", found.variable))?),
+                None => None,
+            },
+            (None, false) => None,
+        };
         let _ = rustls::crypto::ring::default_provider().install_default();
         let tls = tls_config(&self.root_certificates)?;
         let mut config = Config {
@@ -589,7 +609,7 @@ impl SailsSocketBuilder {
             http_timeout: self.connect_timeout,
             tls,
             root_certificates: self.root_certificates,
-            proxy: self.proxy.as_deref().map(http_proxy).transpose()?,
+            proxy,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::default());
@@ -608,9 +628,10 @@ impl SailsSocketBuilder {
 
 /// The rustls configuration for extra root certificates (`None`: tokio-tungstenite's default, the
 /// webpki roots).
-/// Checks a proxy URL (`http://[user:password@]host[:port]`) and prepares its `Proxy-Authorization`.
-fn http_proxy(url: &str) -> Result<HttpProxy, Error> {
-    let invalid = |why: &str| Error::InvalidRequest(format!("proxy URL: {why}"));
+/// Checks a proxy URL (`http://[user:password@]host[:port]`) and prepares its `Proxy-Authorization`;
+/// `what` names the URL in errors.
+fn http_proxy(url: &str, what: &str) -> Result<HttpProxy, Error> {
+    let invalid = |why: &str| Error::InvalidRequest(format!("{what}: {why}"));
     let parsed = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
     if parsed.scheme() != "http" {
         return Err(invalid(&format!("only http:// proxies are supported, not {}://", parsed.scheme())));

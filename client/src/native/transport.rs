@@ -301,8 +301,12 @@ fn http_client(
         let proxy = reqwest::Proxy::all(proxy.url.as_str())
             .map_err(|e| Error::InvalidRequest(format!("proxy {}: {e}", proxy.authority())))?;
         builder = builder.proxy(proxy);
-    } else if let Some(url::Host::Domain(host)) = options.http_url.host() {
-        builder = builder.resolve_to_addrs(host, addrs);
+    } else {
+        // Direct, as the WebSocket: not reqwest's default of reading proxies from the environment.
+        builder = builder.no_proxy();
+        if let Some(url::Host::Domain(host)) = options.http_url.host() {
+            builder = builder.resolve_to_addrs(host, addrs);
+        }
     }
     for der in &options.root_certificates {
         let cert = reqwest::Certificate::from_der(der)
@@ -358,7 +362,10 @@ async fn connect_through(proxy: &HttpProxy, url: &Url) -> Result<TcpStream, Erro
     let port = url.port_or_known_default().ok_or_else(|| Error::InvalidRequest(format!("{url}: no port")))?;
     let target = format!("{host}:{port}");
     let failed = |what: String| Error::Transport(format!("proxy {}: {what}", proxy.authority()));
-    let mut tcp = connect_tcp(&resolve(&proxy.url).await?).await.map_err(|e| failed(e.to_string()))?;
+    let mut tcp = connect_tcp(&resolve(&proxy.url).await?).await.map_err(|e| match e {
+        Error::Transport(why) => failed(why),
+        other => other,
+    })?;
     let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
     if let Some(authorization) = proxy.authorization.as_ref().and_then(|v| v.to_str().ok()) {
         request.push_str(&format!("Proxy-Authorization: {authorization}\r\n"));
@@ -412,7 +419,7 @@ async fn fetch_cookie(options: &TransportOptions, addrs: &[SocketAddr], path: &s
     let client = http_client(options, addrs, Some(options.http_timeout))?;
     let url = options.http_url.join(path).map_err(|e| Error::InvalidRequest(format!("cookie path {path:?}: {e}")))?;
     tracing::debug!(%url, "fetching the session cookie");
-    let response = client.get(url).send().await.map_err(|e| http_error(e, "GET /__getcookie"))?;
+    let response = client.get(url).send().await.map_err(|e| proxied_http_error(options, e, "GET /__getcookie"))?;
     success(response, |status, body| Error::Handshake { status, body }).await.map(drop)
 }
 
@@ -429,11 +436,32 @@ async fn success(
     Err(reject(status.as_u16(), body))
 }
 
+/// A failed HTTP request as the crate's error. reqwest's own message ("error sending request for url
+/// …") hides why; the innermost cause (e.g. "Connection refused") is added to it.
 fn http_error(e: reqwest::Error, what: &'static str) -> Error {
     if e.is_timeout() {
-        Error::Timeout(what)
-    } else {
-        classify(&e).unwrap_or_else(|| Error::Transport(format!("{what}: {e}")))
+        return Error::Timeout(what);
+    }
+    classify(&e).unwrap_or_else(|| {
+        let mut root: &dyn std::error::Error = &e;
+        while let Some(inner) = root.source() {
+            root = inner;
+        }
+        match root.to_string() {
+            cause if std::ptr::addr_eq(root, &e) || cause.is_empty() => Error::Transport(format!("{what}: {e}")),
+            cause => Error::Transport(format!("{what}: {e}: {cause}")),
+        }
+    })
+}
+
+/// [`http_error`] for a request that went through the proxy: says which, since the message names the
+/// server.
+fn proxied_http_error(options: &TransportOptions, e: reqwest::Error, what: &'static str) -> Error {
+    match (http_error(e, what), &options.proxy) {
+        (Error::Transport(why), Some(proxy)) => {
+            Error::Transport(format!("{why} (through proxy {})", proxy.authority()))
+        }
+        (other, _) => other,
     }
 }
 
@@ -500,7 +528,7 @@ impl Polling {
         )
         .await
         .map_err(|_| Error::Timeout("polling handshake"))?
-        .map_err(|e| http_error(e, "polling handshake"))?;
+        .map_err(|e| proxied_http_error(options, e, "polling handshake"))?;
         let response = success(response, |status, body| Error::Handshake { status, body }).await?;
         let packets = read_payload(response, eio).await?;
         let open = match packets.first() {
