@@ -1,7 +1,9 @@
-//! The native client through an HTTP proxy (`SailsSocketBuilder::proxy`): the WebSocket through a
-//! `CONNECT` tunnel, `/__getcookie` and long-polling as proxied HTTP requests, proxy credentials, and the
-//! typed errors of a proxy that refuses (`Error::Handshake` with its status, as from the server) or a proxy
-//! URL that cannot work (`Error::InvalidRequest`).
+//! The native client through a proxy (`SailsSocketBuilder::proxy`): through an HTTP proxy the WebSocket
+//! goes through a `CONNECT` tunnel, `/__getcookie` and long-polling as proxied HTTP requests; through a
+//! SOCKS5 proxy everything goes through its CONNECT command, the server's name resolved by the proxy
+//! (`socks5h://`) or here (`socks5://`). Proxy credentials, and the typed errors of a proxy that refuses
+//! (`Error::Handshake` with its status, as from the server) or a proxy URL that cannot work
+//! (`Error::InvalidRequest`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -77,6 +79,83 @@ async fn serve(mut client: TcpStream, credentials: Option<&'static str>, seen: A
         return;
     }
     let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+}
+
+/// A minimal SOCKS5 server (RFC 1928, user/password of RFC 1929 when `credentials` is given) that
+/// records each CONNECT's target as `ipv4 A:P`, `ipv6 [A]:P` or `domain NAME:P`, and connects every one
+/// of them to `upstream` (so a name that resolves to an address the test server does not listen on still
+/// reaches it). Returns `socks5://127.0.0.1:PORT`.
+async fn socks5_proxy(upstream: String, credentials: Option<(&'static str, &'static str)>) -> (String, Arc<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("socks5://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Seen::default());
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(serve_socks5(client, upstream.clone(), credentials, log.clone()));
+        }
+    });
+    (url, seen)
+}
+
+async fn serve_socks5(
+    mut client: TcpStream,
+    upstream: String,
+    credentials: Option<(&'static str, &'static str)>,
+    seen: Arc<Seen>,
+) -> std::io::Result<()> {
+    // Greeting: version 5, the methods the client offers.
+    let mut head = [0u8; 2];
+    client.read_exact(&mut head).await?;
+    let mut methods = vec![0u8; head[1] as usize];
+    client.read_exact(&mut methods).await?;
+    let wanted = if credentials.is_some() { 2 } else { 0 };
+    if head[0] != 5 || !methods.contains(&wanted) {
+        return client.write_all(&[5, 0xff]).await;
+    }
+    client.write_all(&[5, wanted]).await?;
+    if let Some((user, password)) = credentials {
+        let read_field = |len: u8| vec![0u8; len as usize];
+        let mut version_and_len = [0u8; 2];
+        client.read_exact(&mut version_and_len).await?;
+        let mut got_user = read_field(version_and_len[1]);
+        client.read_exact(&mut got_user).await?;
+        let mut got_password = read_field(client.read_u8().await?);
+        client.read_exact(&mut got_password).await?;
+        let ok = got_user == user.as_bytes() && got_password == password.as_bytes();
+        client.write_all(&[1, if ok { 0 } else { 1 }]).await?;
+        if !ok {
+            seen.0.lock().unwrap().push("refused credentials".into());
+            return Ok(());
+        }
+    }
+    // Request: version, CONNECT, reserved, the address type and address, the port.
+    let mut request = [0u8; 4];
+    client.read_exact(&mut request).await?;
+    let target = match request[3] {
+        1 => {
+            let mut ip = [0u8; 4];
+            client.read_exact(&mut ip).await?;
+            format!("ipv4 {}", std::net::Ipv4Addr::from(ip))
+        }
+        4 => {
+            let mut ip = [0u8; 16];
+            client.read_exact(&mut ip).await?;
+            format!("ipv6 [{}]", std::net::Ipv6Addr::from(ip))
+        }
+        3 => {
+            let mut name = vec![0u8; client.read_u8().await? as usize];
+            client.read_exact(&mut name).await?;
+            format!("domain {}", String::from_utf8_lossy(&name))
+        }
+        _ => return Ok(()),
+    };
+    let port = client.read_u16().await?;
+    seen.0.lock().unwrap().push(format!("{target}:{port}"));
+    let mut server = TcpStream::connect(&upstream).await?;
+    // Succeeded, bound to 0.0.0.0:0.
+    client.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
+    tokio::io::copy_bidirectional(&mut client, &mut server).await.map(drop)
 }
 
 async fn stub() -> sails_io_stub::RunningServer {
@@ -160,8 +239,78 @@ async fn proxy_credentials() {
 }
 
 #[tokio::test]
+async fn websocket_polling_and_getcookie_through_a_socks5_proxy() {
+    let server = stub().await;
+    let authority = server.url().trim_start_matches("http://").to_owned();
+    let port = authority.rsplit(':').next().unwrap().to_owned();
+    let (proxy_url, seen) = socks5_proxy(authority.clone(), None).await;
+    // socks5h://: the proxy gets the name; socks5://: the address this side resolved it to.
+    let by_name = format!("http://localhost:{port}");
+    for (scheme, expected) in [("socks5h", vec![format!("domain localhost:{port}")]), ("socks5", vec![])] {
+        let url = proxy_url.replace("socks5", scheme);
+        for eio in GENERATIONS {
+            let socket = SailsSocket::builder(&by_name).protocol(eio).proxy(&url).connect().await.unwrap();
+            assert_eq!(socket.get("/hello").await.unwrap().status_code, 200, "{scheme} {eio:?}");
+            socket.disconnect().await.unwrap();
+        }
+        let lines = std::mem::take(&mut *seen.0.lock().unwrap());
+        match scheme {
+            "socks5h" => assert_eq!(lines, [expected[0].clone(), expected[0].clone()]),
+            _ => assert!(
+                lines.len() == 2
+                    && lines
+                        .iter()
+                        .all(|l| l == &format!("ipv4 127.0.0.1:{port}") || l == &format!("ipv6 [::1]:{port}")),
+                "{lines:?}"
+            ),
+        }
+    }
+    // /__getcookie and long-polling go through it too (reqwest's SOCKS support), then the upgrade.
+    let socket = SailsSocket::builder(server.url())
+        .proxy(proxy_url.replace("socks5", "socks5h"))
+        .get_cookie(true)
+        .transports(&[Transport::Polling, Transport::Websocket])
+        .connect()
+        .await
+        .unwrap();
+    let echoed = socket.post("/echo", &json!({"via": "socks"})).await.unwrap();
+    assert_eq!(echoed.body_json().unwrap()["headers"]["hasCookie"], json!(true));
+    socket.disconnect().await.unwrap();
+    let lines = seen.lines();
+    assert!(lines.len() >= 3 && lines.iter().all(|l| l == &format!("ipv4 {authority}")), "{lines:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn socks5_credentials() {
+    let server = stub().await;
+    let authority = server.url().trim_start_matches("http://").to_owned();
+    let (proxy_url, seen) = socks5_proxy(authority, Some(("user", "p@ss word"))).await;
+    let with = |credentials: &str| proxy_url.replace("socks5://", &format!("socks5://{credentials}@"));
+    for transports in [&[Transport::Websocket][..], &[Transport::Polling]] {
+        let socket = SailsSocket::builder(server.url())
+            .proxy(with("user:p%40ss%20word"))
+            .transports(transports)
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("{transports:?}: {e}"));
+        assert_eq!(socket.get("/hello").await.unwrap().status_code, 200);
+        socket.disconnect().await.unwrap();
+    }
+    // Wrong or missing credentials: a transport error that names the proxy and never the password.
+    for url in [with("user:wrong"), proxy_url.clone()] {
+        let err = SailsSocket::builder(server.url()).proxy(&url).timeout(Duration::from_secs(5)).connect().await;
+        let shown = format!("{err:?}");
+        assert!(matches!(err, Err(Error::Transport(_))) && shown.contains("proxy 127.0.0.1:"), "{shown}");
+        assert!(!shown.contains("wrong") && !shown.contains("p%40ss"), "{shown}");
+    }
+    assert!(seen.lines().contains(&"refused credentials".to_owned()));
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn unusable_proxies_are_typed_errors() {
-    for url in ["socks5://127.0.0.1:1080", "not a url", "http://"] {
+    for url in ["https://127.0.0.1:3128", "socks4://127.0.0.1:1080", "not a url", "http://"] {
         match SailsSocket::builder("http://127.0.0.1:1").proxy(url).build() {
             Err(Error::InvalidRequest(message)) => assert!(message.starts_with("proxy URL: "), "{url}: {message}"),
             other => panic!("{url}: {:?}", other.map(|_| ())),

@@ -135,10 +135,10 @@ mod tests {
             Some(("ALL_PROXY", "http://a:3".into()))
         );
         assert_eq!(proxy_for("http://h", &[("HTTP_PROXY", "http://x:1")]), None);
-        // Empty values are unset; other schemes are passed on for the builder to refuse.
+        // Empty values are unset; any scheme is passed on (the builder refuses those it cannot use).
         assert_eq!(
-            proxy_for("https://h", &[("https_proxy", " "), ("all_proxy", "socks5://s:1")]),
-            Some(("all_proxy", "socks5://s:1".into()))
+            proxy_for("https://h", &[("https_proxy", " "), ("all_proxy", "https://s:1")]),
+            Some(("all_proxy", "https://s:1".into()))
         );
         assert_eq!(proxy_for("https://h", &[]), None);
     }

@@ -18,7 +18,7 @@ const DEFAULT_READ_BUFFER_SIZE: usize = 4 * 1024;
 use url::Url;
 use web_time::Duration;
 
-use super::driver::{Command, Driver, HttpProxy, TransportOptions};
+use super::driver::{Command, Driver, Proxy, ProxyKind, TransportOptions};
 use super::events::SocketEvent;
 use crate::connection::{Config, Connection, Reconnection};
 use crate::error::Error;
@@ -516,10 +516,13 @@ impl SailsSocketBuilder {
         self
     }
 
-    /// Connects through an HTTP proxy, `http://[user:password@]host:port` (what socket.io-client in node
-    /// does with a proxy `agent`). The WebSocket goes through it with `CONNECT`, so `wss://` stays TLS
-    /// from end to end and the proxy resolves the server's name; `/__getcookie` and long-polling use
-    /// reqwest's proxy support. The user and password, if any, are sent as `Proxy-Authorization: Basic`.
+    /// Connects through a proxy (what socket.io-client in node does with a proxy `agent`): an HTTP proxy,
+    /// `http://[user:password@]host[:port]`, or a SOCKS5 proxy, `socks5h://[user:password@]host[:port]`
+    /// (the proxy resolves the server's name) or `socks5://…` (this side resolves it), port 1080 by
+    /// default. The WebSocket goes through it with `CONNECT` (HTTP's or SOCKS5's), so `wss://` stays TLS
+    /// from end to end; `/__getcookie` and long-polling use reqwest's proxy support. The user and
+    /// password, if any, are sent as `Proxy-Authorization: Basic` (HTTP) or with SOCKS5's user/password
+    /// authentication, and never appear in errors.
     /// Without this (or [`proxy_from_env`](Self::proxy_from_env)) every connection is direct, whatever
     /// the environment says.
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
@@ -529,8 +532,8 @@ impl SailsSocketBuilder {
 
     /// Uses the proxy the environment names for this server, as curl does ([`env_proxy`](crate::env_proxy):
     /// `https_proxy`/`HTTPS_PROXY` for `https://` servers, `http_proxy` for `http://` ones, `all_proxy`,
-    /// and `no_proxy`), read when the socket is built. A [`proxy`](Self::proxy) set explicitly wins. As
-    /// with `proxy`, only `http://` proxies are supported: another scheme is an
+    /// and `no_proxy`), read when the socket is built. A [`proxy`](Self::proxy) set explicitly wins. The
+    /// same kinds of proxy as for `proxy` work; another scheme (e.g. `https://`) is an
     /// [`Error::InvalidRequest`] from `build()` that names the variable.
     pub fn proxy_from_env(mut self) -> Self {
         self.proxy_from_env = true;
@@ -567,9 +570,9 @@ impl SailsSocketBuilder {
             })
             .collect::<Result<Vec<_>, Error>>()?;
         let proxy = match (&self.proxy, self.proxy_from_env) {
-            (Some(url), _) => Some(http_proxy(url, "proxy URL")?),
+            (Some(url), _) => Some(parse_proxy(url, "proxy URL")?),
             (None, true) => match crate::env_proxy(&base, |name| std::env::var(name).ok()) {
-                Some(found) => Some(http_proxy(&found.url, &format!("proxy URL from {}", found.variable))?),
+                Some(found) => Some(parse_proxy(&found.url, &format!("proxy URL from {}", found.variable))?),
                 None => None,
             },
             (None, false) => None,
@@ -628,26 +631,45 @@ impl SailsSocketBuilder {
 
 /// The rustls configuration for extra root certificates (`None`: tokio-tungstenite's default, the
 /// webpki roots).
-/// Checks a proxy URL (`http://[user:password@]host[:port]`) and prepares its `Proxy-Authorization`;
-/// `what` names the URL in errors.
-fn http_proxy(url: &str, what: &str) -> Result<HttpProxy, Error> {
+/// Checks a proxy URL (`http://`, `socks5://` or `socks5h://`, `[user:password@]host[:port]`) and
+/// prepares how the WebSocket goes through it; `what` names the URL in errors (which never show it: it
+/// may hold a password).
+fn parse_proxy(url: &str, what: &str) -> Result<Proxy, Error> {
     let invalid = |why: &str| Error::InvalidRequest(format!("{what}: {why}"));
     let parsed = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
-    if parsed.scheme() != "http" {
-        return Err(invalid(&format!("only http:// proxies are supported, not {}://", parsed.scheme())));
-    }
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(invalid("no host"));
     }
-    let authorization = if parsed.username().is_empty() && parsed.password().is_none() {
-        None
-    } else {
-        let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
-        let credentials = format!("{}:{}", decode(parsed.username()), decode(parsed.password().unwrap_or_default()));
-        let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials));
-        Some(HeaderValue::from_str(&basic).map_err(|_| invalid("the credentials cannot be a header"))?)
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let credentials = (!parsed.username().is_empty() || parsed.password().is_some())
+        .then(|| (decode(parsed.username()), decode(parsed.password().unwrap_or_default())));
+    let kind = match parsed.scheme() {
+        "http" => {
+            let authorization = match &credentials {
+                None => None,
+                Some((user, password)) => {
+                    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                    Some(
+                        HeaderValue::from_str(&format!("Basic {basic}"))
+                            .map_err(|_| invalid("the credentials cannot be a header"))?,
+                    )
+                }
+            };
+            ProxyKind::Http { authorization }
+        }
+        "socks5" | "socks5h" => {
+            if credentials.as_ref().is_some_and(|(user, password)| user.len() > 255 || password.len() > 255) {
+                return Err(invalid("SOCKS5 user names and passwords are at most 255 bytes"));
+            }
+            ProxyKind::Socks5 { credentials, remote_dns: parsed.scheme() == "socks5h" }
+        }
+        other => {
+            return Err(invalid(&format!(
+                "only http://, socks5:// and socks5h:// proxies are supported, not {other}://"
+            )))
+        }
     };
-    Ok(HttpProxy { url: parsed, authorization })
+    Ok(Proxy { url: parsed, kind })
 }
 
 fn tls_config(extra_roots: &[Vec<u8>]) -> Result<Option<Arc<rustls::ClientConfig>>, Error> {
