@@ -326,4 +326,15 @@ async fn listen_prints_matching_events() {
     assert_eq!(out.status.code(), Some(0), "stderr {}", String::from_utf8_lossy(&out.stderr));
     let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines, vec![json!({"event": "announcement", "data": {"n": 1}})]);
+    // Fewer events than --count within --timeout: what came is printed, and the exit code says so.
+    let url = server.url();
+    let args = ["listen", url.as_str(), "--event", "announcement", "--request", r#"POST /blast {"n":2}"#];
+    let out = run(&[&args[..], &["--count", "2", "--timeout", "1"]].concat(), b"").await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 of 2 events within 1 s"), "{out:?}");
+    // Without --count the timeout is the normal end.
+    let out = run(&[&args[..], &["--timeout", "1"]].concat(), b"").await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
 }

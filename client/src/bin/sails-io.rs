@@ -102,7 +102,8 @@ enum Command {
         /// A request to make after connecting: 'METHOD PATH [JSON]' (repeatable).
         #[arg(long = "request")]
         requests: Vec<String>,
-        /// Stop after this many events.
+        /// Stop after this many events; fewer within --timeout is a failure (exit 1). Without it, listen
+        /// prints events until --timeout and exits 0.
         #[arg(long)]
         count: Option<usize>,
         #[command(flatten)]
@@ -366,7 +367,10 @@ async fn listen(
         }
     }
     let _ = socket.disconnect().await;
-    Ok(())
+    match count {
+        Some(n) if printed < n => Err(Failure(1, format!("{printed} of {n} events within {} s", c.timeout))),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
