@@ -112,6 +112,31 @@ fn in_range(ip: IpAddr, net: &str, bits: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the variables hold (they are the user's input), reading them never panics, and the
+        /// rules hold: `*` sends every server direct, and so does a list naming the server's host.
+        #[test]
+        fn any_environment_is_read_without_panicking(
+            no_proxy in "[a-z0-9.,:/\\[\\]* \t-]{0,40}",
+            proxy in "\\PC{0,30}",
+            host in "[a-z][a-z0-9-]{0,10}(\\.[a-z]{1,5}){0,2}",
+        ) {
+            let server = Url::parse(&format!("https://{host}:1337")).unwrap();
+            let env = |list: String| {
+                let proxy = proxy.clone();
+                move |name: &str| match name {
+                    "https_proxy" => Some(proxy.clone()),
+                    "no_proxy" => Some(list.clone()),
+                    _ => None,
+                }
+            };
+            let _ = env_proxy(&server, env(no_proxy.clone()));
+            prop_assert_eq!(env_proxy(&server, env(format!("{no_proxy},*"))), None);
+            prop_assert_eq!(env_proxy(&server, env(format!("{no_proxy},{host}"))), None);
+        }
+    }
 
     fn proxy_for(server: &str, vars: &[(&str, &str)]) -> Option<(&'static str, String)> {
         let env = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());
