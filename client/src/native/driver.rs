@@ -10,8 +10,8 @@ use web_time::Instant;
 
 use super::events::{AckResponder, ServerEvent, SocketEvent};
 use super::socket::Shared;
+pub(crate) use super::transport::TransportOptions;
 use super::transport::{Incoming, Transport};
-pub(crate) use super::transport::{Proxy, ProxyKind, TransportOptions};
 use crate::connection::{Connection, Event, RequestId, Transmit};
 use crate::error::Error;
 use crate::protocol::engine_io::Frame;

@@ -4,6 +4,7 @@
 mod driver;
 mod env_proxy;
 mod events;
+mod proxy;
 mod socket;
 mod transport;
 

@@ -5,7 +5,6 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-use base64::Engine as _;
 use futures_util::Stream;
 use http::header::{HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
@@ -18,8 +17,9 @@ const DEFAULT_READ_BUFFER_SIZE: usize = 4 * 1024;
 use url::Url;
 use web_time::Duration;
 
-use super::driver::{Command, Driver, Proxy, ProxyKind, TransportOptions};
+use super::driver::{Command, Driver, TransportOptions};
 use super::events::SocketEvent;
+use super::proxy::parse_proxy;
 use crate::connection::{Config, Connection, Reconnection};
 use crate::error::Error;
 use crate::protocol::engine_io::EioVersion;
@@ -631,47 +631,6 @@ impl SailsSocketBuilder {
 
 /// The rustls configuration for extra root certificates (`None`: tokio-tungstenite's default, the
 /// webpki roots).
-/// Checks a proxy URL (`http://`, `socks5://` or `socks5h://`, `[user:password@]host[:port]`) and
-/// prepares how the WebSocket goes through it; `what` names the URL in errors (which never show it: it
-/// may hold a password).
-fn parse_proxy(url: &str, what: &str) -> Result<Proxy, Error> {
-    let invalid = |why: &str| Error::InvalidRequest(format!("{what}: {why}"));
-    let parsed = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("no host"));
-    }
-    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
-    let credentials = (!parsed.username().is_empty() || parsed.password().is_some())
-        .then(|| (decode(parsed.username()), decode(parsed.password().unwrap_or_default())));
-    let kind = match parsed.scheme() {
-        "http" => {
-            let authorization = match &credentials {
-                None => None,
-                Some((user, password)) => {
-                    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-                    Some(
-                        HeaderValue::from_str(&format!("Basic {basic}"))
-                            .map_err(|_| invalid("the credentials cannot be a header"))?,
-                    )
-                }
-            };
-            ProxyKind::Http { authorization }
-        }
-        "socks5" | "socks5h" => {
-            if credentials.as_ref().is_some_and(|(user, password)| user.len() > 255 || password.len() > 255) {
-                return Err(invalid("SOCKS5 user names and passwords are at most 255 bytes"));
-            }
-            ProxyKind::Socks5 { credentials, remote_dns: parsed.scheme() == "socks5h" }
-        }
-        other => {
-            return Err(invalid(&format!(
-                "only http://, socks5:// and socks5h:// proxies are supported, not {other}://"
-            )))
-        }
-    };
-    Ok(Proxy { url: parsed, kind })
-}
-
 fn tls_config(extra_roots: &[Vec<u8>]) -> Result<Option<Arc<rustls::ClientConfig>>, Error> {
     if extra_roots.is_empty() {
         return Ok(None);

@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
+use super::proxy::{connect_through, Proxy};
 use crate::error::Error;
 use crate::protocol::engine_io::{self, upgrade, EioVersion, Frame, Packet, PacketData, PacketType};
 
@@ -55,38 +56,6 @@ pub(crate) struct TransportOptions {
     pub root_certificates: Vec<Vec<u8>>,
     /// A proxy for every connection ([`SailsSocketBuilder::proxy`](super::SailsSocketBuilder::proxy)).
     pub proxy: Option<Proxy>,
-}
-
-/// A proxy: the WebSocket goes through it with HTTP's `CONNECT` or SOCKS5's, the HTTP requests with
-/// reqwest's proxy support (which speaks both).
-#[derive(Debug)]
-pub(crate) struct Proxy {
-    /// `http://`, `socks5://` or `socks5h://`, `[user:password@]host[:port]`.
-    pub url: Url,
-    /// How the WebSocket's connection goes through it.
-    pub kind: ProxyKind,
-}
-
-/// The kinds of [`Proxy`].
-#[derive(Debug)]
-pub(crate) enum ProxyKind {
-    /// An HTTP proxy: a `CONNECT` tunnel, with `Proxy-Authorization: Basic …` from the URL's user and
-    /// password if it has them.
-    Http { authorization: Option<HeaderValue> },
-    /// A SOCKS5 proxy, with the URL's user and password if it has them. `remote_dns` (`socks5h://`): the
-    /// proxy resolves the server's name; otherwise (`socks5://`) this side does, as curl.
-    Socks5 { credentials: Option<(String, String)>, remote_dns: bool },
-}
-
-impl Proxy {
-    /// `host:port` of the proxy, for messages (never the credentials).
-    pub(crate) fn authority(&self) -> String {
-        let default = match self.kind {
-            ProxyKind::Http { .. } => 80,
-            ProxyKind::Socks5 { .. } => 1080,
-        };
-        format!("{}:{}", self.url.host_str().unwrap_or_default(), self.url.port().unwrap_or(default))
-    }
 }
 
 /// What reading a transport gave.
@@ -333,7 +302,7 @@ fn http_client(
 
 /// Resolves the server's host once per connection attempt, so that a DNS failure is [`Error::Dns`] and the
 /// WebSocket and HTTP requests that follow use the same addresses.
-async fn resolve(url: &Url) -> Result<Vec<SocketAddr>, Error> {
+pub(crate) async fn resolve(url: &Url) -> Result<Vec<SocketAddr>, Error> {
     let port = url.port_or_known_default().ok_or_else(|| Error::InvalidRequest(format!("{url}: no port")))?;
     match url.host() {
         Some(url::Host::Ipv4(ip)) => Ok(vec![SocketAddr::from((ip, port))]),
@@ -352,7 +321,7 @@ async fn resolve(url: &Url) -> Result<Vec<SocketAddr>, Error> {
 
 /// A TCP connection to the first of `addrs` that accepts one, with Nagle's algorithm off (one small frame
 /// per request must not wait for the previous one's ACK).
-async fn connect_tcp(addrs: &[SocketAddr]) -> Result<TcpStream, Error> {
+pub(crate) async fn connect_tcp(addrs: &[SocketAddr]) -> Result<TcpStream, Error> {
     let mut last = None;
     for addr in addrs {
         match TcpStream::connect(addr).await {
@@ -364,119 +333,6 @@ async fn connect_tcp(addrs: &[SocketAddr]) -> Result<TcpStream, Error> {
         }
     }
     Err(Error::Transport(last.unwrap_or_else(|| "no address to connect to".into())))
-}
-
-/// Longest proxy answer to `CONNECT` read before giving up.
-const MAX_PROXY_RESPONSE: usize = 8 * 1024;
-
-/// A TCP connection to `url`'s host and port through `proxy`, on which the WebSocket (and TLS for
-/// `wss://`) handshake then runs end to end.
-async fn connect_through(proxy: &Proxy, url: &Url) -> Result<TcpStream, Error> {
-    let host = url.host_str().ok_or_else(|| Error::InvalidRequest(format!("{url}: no host")))?;
-    let port = url.port_or_known_default().ok_or_else(|| Error::InvalidRequest(format!("{url}: no port")))?;
-    let failed = |what: String| Error::Transport(format!("proxy {}: {what}", proxy.authority()));
-    let mut proxy_url = proxy.url.clone();
-    if proxy_url.port_or_known_default().is_none() {
-        // SOCKS5's 1080, which the url crate does not know.
-        let _ = proxy_url.set_port(Some(1080));
-    }
-    let tcp = connect_tcp(&resolve(&proxy_url).await?).await.map_err(|e| match e {
-        Error::Transport(why) => failed(why),
-        other => other,
-    })?;
-    match &proxy.kind {
-        ProxyKind::Http { authorization } => connect_tunnel(tcp, proxy, authorization.as_ref(), host, port).await,
-        ProxyKind::Socks5 { credentials, remote_dns } => {
-            // socks5://: the name is resolved here (a failure is Error::Dns), and the proxy gets the address.
-            let host = match (remote_dns, url.host()) {
-                (false, Some(url::Host::Domain(_))) => resolve(url).await?[0].ip().to_string(),
-                _ => host.trim_start_matches('[').trim_end_matches(']').to_owned(),
-            };
-            socks5_connect(tcp, credentials.as_ref(), &host, port).await.map_err(failed)
-        }
-    }
-}
-
-/// The SOCKS5 handshake (RFC 1928, user/password auth of RFC 1929) over `tcp`, already connected to the
-/// proxy, asking it to connect to `host:port`; hyper-util's connector, the one reqwest uses for its own
-/// SOCKS proxies, given this connection instead of opening one.
-async fn socks5_connect(
-    tcp: TcpStream,
-    credentials: Option<&(String, String)>,
-    host: &str,
-    port: u16,
-) -> Result<TcpStream, String> {
-    use hyper_util::client::legacy::connect::proxy::SocksV5;
-    use hyper_util::rt::TokioIo;
-    use tower_service::Service as _;
-
-    /// A connector that hands over the one connection it holds.
-    struct Connected(Option<TokioIo<TcpStream>>);
-    impl tower_service::Service<http::Uri> for Connected {
-        type Response = TokioIo<TcpStream>;
-        type Error = std::io::Error;
-        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
-        fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
-            std::task::Poll::Ready(Ok(()))
-        }
-        fn call(&mut self, _: http::Uri) -> Self::Future {
-            std::future::ready(self.0.take().ok_or_else(|| std::io::Error::other("connection already used")))
-        }
-    }
-
-    let uri = |host: &str| format!("http://{host}:{port}").parse::<http::Uri>();
-    // An IPv6 address goes into the URI in brackets; hyper-util takes them off again.
-    let target = if host.contains(':') { uri(&format!("[{host}]")) } else { uri(host) };
-    let target = target.map_err(|e| format!("invalid target {host}:{port}: {e}"))?;
-    let mut socks = SocksV5::new(target.clone(), Connected(Some(TokioIo::new(tcp))));
-    if let Some((user, password)) = credentials {
-        socks = socks.with_auth(user.clone(), password.clone());
-    }
-    match socks.call(target).await {
-        Ok(io) => Ok(io.into_inner()),
-        Err(e) => Err(format!("SOCKS5 CONNECT {host}:{port}: {e}")),
-    }
-}
-
-/// An HTTP `CONNECT host:port` tunnel over `tcp`, already connected to the proxy.
-async fn connect_tunnel(
-    mut tcp: TcpStream,
-    proxy: &Proxy,
-    authorization: Option<&HeaderValue>,
-    host: &str,
-    port: u16,
-) -> Result<TcpStream, Error> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let target = format!("{host}:{port}");
-    let failed = |what: String| Error::Transport(format!("proxy {}: {what}", proxy.authority()));
-    let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
-    if let Some(authorization) = authorization.and_then(|v| v.to_str().ok()) {
-        request.push_str(&format!("Proxy-Authorization: {authorization}\r\n"));
-    }
-    request.push_str("\r\n");
-    tcp.write_all(request.as_bytes()).await.map_err(|e| failed(e.to_string()))?;
-    // The answer's head, read one byte at a time so nothing of the tunnel is consumed.
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        if head.len() >= MAX_PROXY_RESPONSE {
-            return Err(failed("answer to CONNECT too long".into()));
-        }
-        match tcp.read_u8().await {
-            Ok(byte) => head.push(byte),
-            Err(e) => return Err(failed(format!("no answer to CONNECT: {e}"))),
-        }
-    }
-    let status_line = String::from_utf8_lossy(head.split(|&b| b == b'\r').next().unwrap_or_default()).into_owned();
-    let status = status_line.split_whitespace().nth(1).and_then(|code| code.parse::<u16>().ok());
-    // A refusal is the handshake's rejection, as the same status from the proxy is on the HTTP path.
-    match status {
-        Some(200..=299) => Ok(tcp),
-        Some(status) => Err(Error::Handshake {
-            status,
-            body: format!("proxy {}: CONNECT {target} answered {status_line}", proxy.authority()),
-        }),
-        None => Err(failed(format!("CONNECT {target} answered {status_line}"))),
-    }
 }
 
 /// The typed error hidden in an error's source chain: a rustls error is [`Error::Tls`]. tokio-rustls and
