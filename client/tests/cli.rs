@@ -168,7 +168,7 @@ async fn any_status_exits_zero_and_failures_do_not() {
         vec!["request", "POST", url.as_str(), "-F", "f=@/nonexistent/sails-io-cli-test"],
         vec!["request", "GET", "not a url"],
         vec!["request", "GET", url.as_str(), "--transports", "carrier-pigeon"],
-        vec!["request", "GET", url.as_str(), "--proxy", "https://127.0.0.1:3128"],
+        vec!["request", "GET", url.as_str(), "--proxy", "socks4://127.0.0.1:1080"],
     ] {
         let out = run(&args, b"").await;
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -247,10 +247,10 @@ async fn proxies_from_the_environment_as_curl_reads_them() {
     let out = run_env(&args, b"", &[("no_proxy", "*")]).await;
     assert!(through_absent_proxy(&out), "{out:?}");
     // A proxy the client cannot use is a bad argument that names the variable.
-    let out = run_env(&request(&[]), b"", &[("all_proxy", "https://127.0.0.1:3128")]).await;
+    let out = run_env(&request(&[]), b"", &[("all_proxy", "socks4://127.0.0.1:1080")]).await;
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("not https://") && stderr.contains("$all_proxy"), "{stderr}");
+    assert!(stderr.contains("not socks4://") && stderr.contains("$all_proxy"), "{stderr}");
     // A SOCKS5 proxy from the environment is used (and is not there).
     let socks = format!("socks5h://127.0.0.1:{closed}");
     let out = run_env(&request(&[]), b"", &[("all_proxy", &socks)]).await;

@@ -50,9 +50,11 @@ async fn proxy_from_env_reads_the_environment_and_the_default_ignores_it() {
     assert_eq!(socket.get("/hello").await.unwrap().status_code, 200);
     socket.disconnect().await.unwrap();
     // A proxy the client cannot use: build() refuses it, naming the variable.
-    set_env(&[("http_proxy", "https://127.0.0.1:3128")]);
+    set_env(&[("http_proxy", "socks4://127.0.0.1:1080")]);
     match SailsSocket::builder(server.url()).proxy_from_env().build() {
-        Err(Error::InvalidRequest(why)) => assert!(why.contains("http_proxy") && why.contains("not https://"), "{why}"),
+        Err(Error::InvalidRequest(why)) => {
+            assert!(why.contains("http_proxy") && why.contains("not socks4://"), "{why}")
+        }
         Err(e) => panic!("expected InvalidRequest, got {e:?}"),
         Ok(_) => panic!("expected InvalidRequest, got a socket"),
     }

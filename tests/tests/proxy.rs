@@ -1,5 +1,6 @@
-//! The native client through a proxy (`SailsSocketBuilder::proxy`): through an HTTP proxy the WebSocket
-//! goes through a `CONNECT` tunnel, `/__getcookie` and long-polling as proxied HTTP requests; through a
+//! The native client through a proxy (`SailsSocketBuilder::proxy`): through an HTTP proxy (also one
+//! reached over TLS, `https://`) the WebSocket goes through a `CONNECT` tunnel, `/__getcookie` and
+//! long-polling as proxied HTTP requests; through a
 //! SOCKS5 proxy everything goes through its CONNECT command, the server's name resolved by the proxy
 //! (`socks5h://`) or here (`socks5://`). Proxy credentials, and the typed errors of a proxy that refuses
 //! (`Error::Handshake` with its status, as from the server) or a proxy URL that cannot work
@@ -41,7 +42,10 @@ async fn proxy(credentials: Option<&'static str>) -> (String, Arc<Seen>) {
     (url, seen)
 }
 
-async fn serve(mut client: TcpStream, credentials: Option<&'static str>, seen: Arc<Seen>) {
+async fn serve<S>(mut client: S, credentials: Option<&'static str>, seen: Arc<Seen>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         match client.read_u8().await {
@@ -79,6 +83,36 @@ async fn serve(mut client: TcpStream, credentials: Option<&'static str>, seen: A
         return;
     }
     let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+}
+
+/// The same proxy behind TLS (an `https://` proxy), with a fresh self-signed certificate for
+/// `localhost`. Returns `https://localhost:PORT`, its log and the certificate (DER).
+async fn https_proxy() -> (String, Arc<Seen>, Vec<u8>) {
+    use tokio_rustls::rustls;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let der = certified.cert.der().to_vec();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![rustls::pki_types::CertificateDer::from(der.clone())], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://localhost:{}", listener.local_addr().unwrap().port());
+    let seen = Arc::new(Seen::default());
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, log) = (acceptor.clone(), log.clone());
+            tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    serve(tls, None, log).await;
+                }
+            });
+        }
+    });
+    (url, seen, der)
 }
 
 /// A minimal SOCKS5 server (RFC 1928, user/password of RFC 1929 when `credentials` is given) that
@@ -309,8 +343,46 @@ async fn socks5_credentials() {
 }
 
 #[tokio::test]
+async fn through_an_https_proxy() {
+    let server = stub().await;
+    let (proxy_url, seen, der) = https_proxy().await;
+    // The WebSocket (TLS to the proxy, the tunnel inside), then /__getcookie, polling and the upgrade.
+    for eio in GENERATIONS {
+        let socket =
+            SailsSocket::builder(server.url()).protocol(eio).proxy(&proxy_url).add_root_certificate(der.clone());
+        let socket = socket.connect().await.unwrap_or_else(|e| panic!("{eio:?}: {e}"));
+        assert_eq!(socket.get("/hello").await.unwrap().status_code, 200, "{eio:?}");
+        socket.disconnect().await.unwrap();
+    }
+    let socket = SailsSocket::builder(server.url())
+        .proxy(&proxy_url)
+        .add_root_certificate(der.clone())
+        .get_cookie(true)
+        .transports(&[Transport::Polling, Transport::Websocket])
+        .connect()
+        .await
+        .unwrap();
+    let echoed = socket.post("/echo", &json!({"via": "https proxy"})).await.unwrap();
+    assert_eq!(echoed.body_json().unwrap()["headers"]["hasCookie"], json!(true));
+    socket.disconnect().await.unwrap();
+    let lines = seen.lines();
+    let authority = server.url().trim_start_matches("http://").to_owned();
+    assert!(lines.iter().filter(|l| **l == format!("CONNECT {authority} HTTP/1.1")).count() >= 3, "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("/__getcookie")), "{lines:?}");
+    // A proxy certificate nobody trusts: a TLS error that names the proxy, over both transports.
+    for transports in [&[Transport::Websocket][..], &[Transport::Polling]] {
+        let err = SailsSocket::builder(server.url()).proxy(&proxy_url).transports(transports).connect().await;
+        match err {
+            Err(Error::Tls(why)) => assert!(why.to_lowercase().contains("certificate"), "{transports:?}: {why}"),
+            other => panic!("{transports:?}: expected a TLS error, got {:?}", other.map(|_| ())),
+        }
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn unusable_proxies_are_typed_errors() {
-    for url in ["https://127.0.0.1:3128", "socks4://127.0.0.1:1080", "not a url", "http://"] {
+    for url in ["ftp://127.0.0.1:3128", "socks4://127.0.0.1:1080", "not a url", "http://"] {
         match SailsSocket::builder("http://127.0.0.1:1").proxy(url).build() {
             Err(Error::InvalidRequest(message)) => assert!(message.starts_with("proxy URL: "), "{url}: {message}"),
             other => panic!("{url}: {:?}", other.map(|_| ())),

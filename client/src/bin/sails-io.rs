@@ -51,8 +51,9 @@ struct Connection {
     /// long-polling, then upgrade to a WebSocket if the server offers one).
     #[arg(long, default_value = "websocket", value_delimiter = ',', value_parser = ["websocket", "polling"])]
     transports: Vec<String>,
-    /// A proxy: `http://[user:password@]host:port` (the WebSocket goes through it with CONNECT), or
-    /// `socks5h://…` (SOCKS5, the proxy resolves names) or `socks5://…` (names resolved here).
+    /// A proxy: `http://[user:password@]host:port` (the WebSocket goes through it with CONNECT),
+    /// `https://…` (the same over TLS; --cacert applies), `socks5h://…` (SOCKS5, the proxy resolves names)
+    /// or `socks5://…` (names resolved here).
     /// Without it, the proxy the environment names is used, as curl does: `https_proxy` or `HTTPS_PROXY`
     /// for https:// servers, `http_proxy` for http:// ones, then `all_proxy`, except for the hosts
     /// `no_proxy` lists.

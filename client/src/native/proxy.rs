@@ -2,19 +2,26 @@
 //! the WebSocket's TCP connection through one. The HTTP requests (`/__getcookie`, long-polling) use
 //! reqwest's own support of the same proxies.
 
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
 use base64::Engine as _;
 use http::header::HeaderValue;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 use url::Url;
 
-use super::transport::{connect_tcp, resolve};
+use super::transport::{classify, connect_tcp, resolve};
 use crate::error::Error;
 
 /// A proxy: the WebSocket goes through it with HTTP's `CONNECT` or SOCKS5's, the HTTP requests with
 /// reqwest's proxy support (which speaks both).
 #[derive(Debug)]
 pub(crate) struct Proxy {
-    /// `http://`, `socks5://` or `socks5h://`, `[user:password@]host[:port]`.
+    /// `http://`, `https://`, `socks5://` or `socks5h://`, `[user:password@]host[:port]`.
     pub url: Url,
     /// How the WebSocket's connection goes through it.
     pub kind: ProxyKind,
@@ -24,8 +31,8 @@ pub(crate) struct Proxy {
 #[derive(Debug)]
 pub(crate) enum ProxyKind {
     /// An HTTP proxy: a `CONNECT` tunnel, with `Proxy-Authorization: Basic …` from the URL's user and
-    /// password if it has them.
-    Http { authorization: Option<HeaderValue> },
+    /// password if it has them. `tls` (`https://`): the proxy is reached over TLS, with this configuration.
+    Http { authorization: Option<HeaderValue>, tls: Option<Arc<rustls::ClientConfig>> },
     /// A SOCKS5 proxy, with the URL's user and password if it has them. `remote_dns` (`socks5h://`): the
     /// proxy resolves the server's name; otherwise (`socks5://`) this side does, as curl.
     Socks5 { credentials: Option<(String, String)>, remote_dns: bool },
@@ -35,17 +42,22 @@ impl Proxy {
     /// `host:port` of the proxy, for messages (never the credentials).
     pub(crate) fn authority(&self) -> String {
         let default = match self.kind {
-            ProxyKind::Http { .. } => 80,
+            ProxyKind::Http { tls: None, .. } => 80,
+            ProxyKind::Http { tls: Some(_), .. } => 443,
             ProxyKind::Socks5 { .. } => 1080,
         };
         format!("{}:{}", self.url.host_str().unwrap_or_default(), self.url.port().unwrap_or(default))
     }
 }
 
-/// Checks a proxy URL (`http://`, `socks5://` or `socks5h://`, `[user:password@]host[:port]`) and
-/// prepares how the WebSocket goes through it; `what` names the URL in errors (which never show it: it
-/// may hold a password).
-pub(crate) fn parse_proxy(url: &str, what: &str) -> Result<Proxy, Error> {
+/// Checks a proxy URL (`http://`, `https://`, `socks5://` or `socks5h://`, `[user:password@]host[:port]`)
+/// and prepares how the WebSocket goes through it; `what` names the URL in errors (which never show it: it
+/// may hold a password); `tls` gives the TLS configuration an `https://` proxy is reached with.
+pub(crate) fn parse_proxy(
+    url: &str,
+    what: &str,
+    tls: impl FnOnce() -> Arc<rustls::ClientConfig>,
+) -> Result<Proxy, Error> {
     let invalid = |why: &str| Error::InvalidRequest(format!("{what}: {why}"));
     let parsed = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
     if parsed.host_str().is_none_or(str::is_empty) {
@@ -55,7 +67,7 @@ pub(crate) fn parse_proxy(url: &str, what: &str) -> Result<Proxy, Error> {
     let credentials = (!parsed.username().is_empty() || parsed.password().is_some())
         .then(|| (decode(parsed.username()), decode(parsed.password().unwrap_or_default())));
     let kind = match parsed.scheme() {
-        "http" => {
+        "http" | "https" => {
             let authorization = match &credentials {
                 None => None,
                 Some((user, password)) => {
@@ -66,7 +78,7 @@ pub(crate) fn parse_proxy(url: &str, what: &str) -> Result<Proxy, Error> {
                     )
                 }
             };
-            ProxyKind::Http { authorization }
+            ProxyKind::Http { authorization, tls: (parsed.scheme() == "https").then(tls) }
         }
         "socks5" | "socks5h" => {
             if credentials.as_ref().is_some_and(|(user, password)| user.len() > 255 || password.len() > 255) {
@@ -76,7 +88,7 @@ pub(crate) fn parse_proxy(url: &str, what: &str) -> Result<Proxy, Error> {
         }
         other => {
             return Err(invalid(&format!(
-                "only http://, socks5:// and socks5h:// proxies are supported, not {other}://"
+                "only http://, https://, socks5:// and socks5h:// proxies are supported, not {other}://"
             )))
         }
     };
@@ -88,7 +100,7 @@ const MAX_PROXY_RESPONSE: usize = 8 * 1024;
 
 /// A TCP connection to `url`'s host and port through `proxy`, on which the WebSocket (and TLS for
 /// `wss://`) handshake then runs end to end.
-pub(crate) async fn connect_through(proxy: &Proxy, url: &Url) -> Result<TcpStream, Error> {
+pub(crate) async fn connect_through(proxy: &Proxy, url: &Url) -> Result<NetStream, Error> {
     let host = url.host_str().ok_or_else(|| Error::InvalidRequest(format!("{url}: no host")))?;
     let port = url.port_or_known_default().ok_or_else(|| Error::InvalidRequest(format!("{url}: no port")))?;
     let failed = |what: String| Error::Transport(format!("proxy {}: {what}", proxy.authority()));
@@ -102,14 +114,29 @@ pub(crate) async fn connect_through(proxy: &Proxy, url: &Url) -> Result<TcpStrea
         other => other,
     })?;
     match &proxy.kind {
-        ProxyKind::Http { authorization } => connect_tunnel(tcp, proxy, authorization.as_ref(), host, port).await,
+        ProxyKind::Http { authorization, tls: None } => {
+            connect_tunnel(tcp, proxy, authorization.as_ref(), host, port).await.map(NetStream::Tcp)
+        }
+        ProxyKind::Http { authorization, tls: Some(config) } => {
+            let proxy_host = proxy.url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+            let name = rustls::pki_types::ServerName::try_from(proxy_host.to_owned())
+                .map_err(|e| Error::InvalidRequest(format!("proxy {}: {e}", proxy.authority())))?;
+            let tls =
+                tokio_rustls::TlsConnector::from(config.clone()).connect(name, tcp).await.map_err(
+                    |e| match classify(&e) {
+                        Some(Error::Tls(why)) => Error::Tls(format!("proxy {}: {why}", proxy.authority())),
+                        _ => failed(format!("TLS: {e}")),
+                    },
+                )?;
+            connect_tunnel(tls, proxy, authorization.as_ref(), host, port).await.map(|s| NetStream::Tls(Box::new(s)))
+        }
         ProxyKind::Socks5 { credentials, remote_dns } => {
             // socks5://: the name is resolved here (a failure is Error::Dns), and the proxy gets the address.
             let host = match (remote_dns, url.host()) {
                 (false, Some(url::Host::Domain(_))) => resolve(url).await?[0].ip().to_string(),
                 _ => host.trim_start_matches('[').trim_end_matches(']').to_owned(),
             };
-            socks5_connect(tcp, credentials.as_ref(), &host, port).await.map_err(failed)
+            socks5_connect(tcp, credentials.as_ref(), &host, port).await.map(NetStream::Tcp).map_err(failed)
         }
     }
 }
@@ -155,14 +182,15 @@ async fn socks5_connect(
     }
 }
 
-/// An HTTP `CONNECT host:port` tunnel over `tcp`, already connected to the proxy.
-async fn connect_tunnel(
-    mut tcp: TcpStream,
+/// An HTTP `CONNECT host:port` tunnel over `tcp`, already connected to the proxy (over TLS for an
+/// `https://` proxy).
+async fn connect_tunnel<S: AsyncRead + AsyncWrite + Unpin>(
+    mut tcp: S,
     proxy: &Proxy,
     authorization: Option<&HeaderValue>,
     host: &str,
     port: u16,
-) -> Result<TcpStream, Error> {
+) -> Result<S, Error> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let target = format!("{host}:{port}");
     let failed = |what: String| Error::Transport(format!("proxy {}: {what}", proxy.authority()));
@@ -193,5 +221,64 @@ async fn connect_tunnel(
             body: format!("proxy {}: CONNECT {target} answered {status_line}", proxy.authority()),
         }),
         None => Err(failed(format!("CONNECT {target} answered {status_line}"))),
+    }
+}
+
+/// The WebSocket's connection: TCP (direct, or through an HTTP or SOCKS5 proxy), or TLS to an `https://`
+/// proxy around the tunnel (with `wss://`, TLS inside TLS).
+pub(crate) enum NetStream {
+    /// A TCP connection.
+    Tcp(TcpStream),
+    /// TLS to the proxy.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for NetStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            NetStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for NetStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            NetStream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            NetStream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            NetStream::Tcp(s) => s.is_write_vectored(),
+            NetStream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            NetStream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            NetStream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            NetStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
     }
 }

@@ -517,9 +517,10 @@ impl SailsSocketBuilder {
     }
 
     /// Connects through a proxy (what socket.io-client in node does with a proxy `agent`): an HTTP proxy,
-    /// `http://[user:password@]host[:port]`, or a SOCKS5 proxy, `socks5h://[user:password@]host[:port]`
-    /// (the proxy resolves the server's name) or `socks5://…` (this side resolves it), port 1080 by
-    /// default. The WebSocket goes through it with `CONNECT` (HTTP's or SOCKS5's), so `wss://` stays TLS
+    /// `http://[user:password@]host[:port]`, or one reached over TLS, `https://…` (trusting the same roots
+    /// as the server, [`add_root_certificate`](Self::add_root_certificate) included), or a SOCKS5 proxy,
+    /// `socks5h://[user:password@]host[:port]` (the proxy resolves the server's name) or `socks5://…`
+    /// (this side resolves it), port 1080 by default. The WebSocket goes through it with `CONNECT` (HTTP's or SOCKS5's), so `wss://` stays TLS
     /// from end to end; `/__getcookie` and long-polling use reqwest's proxy support. The user and
     /// password, if any, are sent as `Proxy-Authorization: Basic` (HTTP) or with SOCKS5's user/password
     /// authentication, and never appear in errors.
@@ -569,16 +570,18 @@ impl SailsSocketBuilder {
                 Ok((name, value))
             })
             .collect::<Result<Vec<_>, Error>>()?;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let tls = tls_config(&self.root_certificates)?;
+        // An https:// proxy is reached with the same trusted roots as the server.
+        let proxy_tls = || tls.clone().unwrap_or_else(|| Arc::new(client_tls(rustls::RootCertStore::empty())));
         let proxy = match (&self.proxy, self.proxy_from_env) {
-            (Some(url), _) => Some(parse_proxy(url, "proxy URL")?),
+            (Some(url), _) => Some(parse_proxy(url, "proxy URL", proxy_tls)?),
             (None, true) => match crate::env_proxy(&base, |name| std::env::var(name).ok()) {
-                Some(found) => Some(parse_proxy(&found.url, &format!("proxy URL from {}", found.variable))?),
+                Some(found) => Some(parse_proxy(&found.url, &format!("proxy URL from {}", found.variable), proxy_tls)?),
                 None => None,
             },
             (None, false) => None,
         };
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let tls = tls_config(&self.root_certificates)?;
         let mut config = Config {
             eio: self.eio,
             reconnection: self.reconnection,
@@ -636,14 +639,18 @@ fn tls_config(extra_roots: &[Vec<u8>]) -> Result<Option<Arc<rustls::ClientConfig
         return Ok(None);
     }
     let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for der in extra_roots {
         roots
             .add(rustls::pki_types::CertificateDer::from(der.clone()))
             .map_err(|e| Error::InvalidRequest(format!("invalid root certificate: {e}")))?;
     }
-    let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
-    Ok(Some(Arc::new(config)))
+    Ok(Some(Arc::new(client_tls(roots))))
+}
+
+/// A rustls client configuration trusting the webpki roots and `extra`.
+fn client_tls(mut extra: rustls::RootCertStore) -> rustls::ClientConfig {
+    extra.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    rustls::ClientConfig::builder().with_root_certificates(extra).with_no_client_auth()
 }
 
 fn seed_from_time() -> u64 {

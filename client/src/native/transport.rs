@@ -19,11 +19,11 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
-use super::proxy::{connect_through, Proxy};
+use super::proxy::{connect_through, NetStream, Proxy};
 use crate::error::Error;
 use crate::protocol::engine_io::{self, upgrade, EioVersion, Frame, Packet, PacketData, PacketType};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Ws = WebSocketStream<MaybeTlsStream<NetStream>>;
 
 /// Everything needed to open a transport.
 #[derive(Debug)]
@@ -206,7 +206,7 @@ async fn open_websocket(options: &TransportOptions, addrs: &[SocketAddr], url: &
     let connector = options.tls.clone().map(tokio_tungstenite::Connector::Rustls);
     let tcp = match &options.proxy {
         Some(proxy) => connect_through(proxy, url).await?,
-        None => connect_tcp(addrs).await?,
+        None => NetStream::Tcp(connect_tcp(addrs).await?),
     };
     match tokio_tungstenite::client_async_tls_with_config(request, tcp, Some(config), connector).await {
         Ok((ws, _response)) => Ok(ws),
@@ -338,7 +338,7 @@ pub(crate) async fn connect_tcp(addrs: &[SocketAddr]) -> Result<TcpStream, Error
 /// The typed error hidden in an error's source chain: a rustls error is [`Error::Tls`]. tokio-rustls and
 /// hyper-rustls wrap it in an `io::Error`, sometimes inside another one, and `io::Error::source` skips the
 /// wrapped error itself, so the wrapped errors are followed with `get_ref`.
-fn classify(error: &(dyn std::error::Error + 'static)) -> Option<Error> {
+pub(crate) fn classify(error: &(dyn std::error::Error + 'static)) -> Option<Error> {
     let mut pending = vec![error];
     while let Some(e) = pending.pop() {
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
