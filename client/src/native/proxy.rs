@@ -98,8 +98,8 @@ pub(crate) fn parse_proxy(
 /// Longest proxy answer to `CONNECT` read before giving up.
 const MAX_PROXY_RESPONSE: usize = 8 * 1024;
 
-/// A TCP connection to `url`'s host and port through `proxy`, on which the WebSocket (and TLS for
-/// `wss://`) handshake then runs end to end.
+/// A connection to `url`'s host and port through `proxy`, on which the WebSocket (and TLS for `wss://`)
+/// handshake then runs end to end.
 pub(crate) async fn connect_through(proxy: &Proxy, url: &Url) -> Result<NetStream, Error> {
     let host = url.host_str().ok_or_else(|| Error::InvalidRequest(format!("{url}: no host")))?;
     let port = url.port_or_known_default().ok_or_else(|| Error::InvalidRequest(format!("{url}: no port")))?;
@@ -133,7 +133,10 @@ pub(crate) async fn connect_through(proxy: &Proxy, url: &Url) -> Result<NetStrea
         ProxyKind::Socks5 { credentials, remote_dns } => {
             // socks5://: the name is resolved here (a failure is Error::Dns), and the proxy gets the address.
             let host = match (remote_dns, url.host()) {
-                (false, Some(url::Host::Domain(_))) => resolve(url).await?[0].ip().to_string(),
+                (false, Some(url::Host::Domain(name))) => match resolve(url).await?.first() {
+                    Some(addr) => addr.ip().to_string(),
+                    None => return Err(Error::Dns(format!("{name}: no address"))),
+                },
                 _ => host.trim_start_matches('[').trim_end_matches(']').to_owned(),
             };
             socks5_connect(tcp, credentials.as_ref(), &host, port).await.map(NetStream::Tcp).map_err(failed)
@@ -158,13 +161,13 @@ async fn socks5_connect(
     struct Connected(Option<TokioIo<TcpStream>>);
     impl tower_service::Service<http::Uri> for Connected {
         type Response = TokioIo<TcpStream>;
-        type Error = std::io::Error;
+        type Error = io::Error;
         type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
-        fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
-            std::task::Poll::Ready(Ok(()))
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
         }
         fn call(&mut self, _: http::Uri) -> Self::Future {
-            std::future::ready(self.0.take().ok_or_else(|| std::io::Error::other("connection already used")))
+            std::future::ready(self.0.take().ok_or_else(|| io::Error::other("connection already used")))
         }
     }
 
