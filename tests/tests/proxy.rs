@@ -9,10 +9,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sails_io::{EioVersion, Error, SailsSocket, Transport};
+use sails_io::{EioVersion, Error, SailsSocket, SailsSocketBuilder, Transport};
 use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
+
+// The client tests' helper (a fresh self-signed certificate for `localhost`), shared by path.
+#[path = "../../client/tests/common/mod.rs"]
+mod tls_helpers;
 
 const GENERATIONS: [EioVersion; 2] = [EioVersion::V3, EioVersion::V4];
 
@@ -88,16 +92,7 @@ where
 /// The same proxy behind TLS (an `https://` proxy), with a fresh self-signed certificate for
 /// `localhost`. Returns `https://localhost:PORT`, its log and the certificate (DER).
 async fn https_proxy() -> (String, Arc<Seen>, Vec<u8>) {
-    use tokio_rustls::rustls;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let der = certified.cert.der().to_vec();
-    let key = rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der()).unwrap();
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![rustls::pki_types::CertificateDer::from(der.clone())], key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let (acceptor, _, der) = tls_helpers::self_signed_localhost();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://localhost:{}", listener.local_addr().unwrap().port());
     let seen = Arc::new(Seen::default());
@@ -190,6 +185,20 @@ async fn serve_socks5(
     // Succeeded, bound to 0.0.0.0:0.
     client.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
     tokio::io::copy_bidirectional(&mut client, &mut server).await.map(drop)
+}
+
+/// Connects `builder` with `/__getcookie` first, long-polling and the upgrade, and checks that a request
+/// carries the session cookie.
+async fn session_over_polling(builder: SailsSocketBuilder, what: &str) {
+    let socket = builder
+        .get_cookie(true)
+        .transports(&[Transport::Polling, Transport::Websocket])
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let echoed = socket.post("/echo", &json!({ "via": what })).await.unwrap();
+    assert_eq!(echoed.body_json().unwrap()["headers"]["hasCookie"], json!(true), "{what}");
+    socket.disconnect().await.unwrap();
 }
 
 async fn stub() -> sails_io_stub::RunningServer {
@@ -300,16 +309,8 @@ async fn websocket_polling_and_getcookie_through_a_socks5_proxy() {
         }
     }
     // /__getcookie and long-polling go through it too (reqwest's SOCKS support), then the upgrade.
-    let socket = SailsSocket::builder(server.url())
-        .proxy(proxy_url.replace("socks5", "socks5h"))
-        .get_cookie(true)
-        .transports(&[Transport::Polling, Transport::Websocket])
-        .connect()
-        .await
-        .unwrap();
-    let echoed = socket.post("/echo", &json!({"via": "socks"})).await.unwrap();
-    assert_eq!(echoed.body_json().unwrap()["headers"]["hasCookie"], json!(true));
-    socket.disconnect().await.unwrap();
+    session_over_polling(SailsSocket::builder(server.url()).proxy(proxy_url.replace("socks5", "socks5h")), "socks")
+        .await;
     let lines = seen.lines();
     assert!(lines.len() >= 3 && lines.iter().all(|l| l == &format!("ipv4 {authority}")), "{lines:?}");
     server.shutdown().await;
@@ -354,17 +355,11 @@ async fn through_an_https_proxy() {
         assert_eq!(socket.get("/hello").await.unwrap().status_code, 200, "{eio:?}");
         socket.disconnect().await.unwrap();
     }
-    let socket = SailsSocket::builder(server.url())
-        .proxy(&proxy_url)
-        .add_root_certificate(der.clone())
-        .get_cookie(true)
-        .transports(&[Transport::Polling, Transport::Websocket])
-        .connect()
-        .await
-        .unwrap();
-    let echoed = socket.post("/echo", &json!({"via": "https proxy"})).await.unwrap();
-    assert_eq!(echoed.body_json().unwrap()["headers"]["hasCookie"], json!(true));
-    socket.disconnect().await.unwrap();
+    session_over_polling(
+        SailsSocket::builder(server.url()).proxy(&proxy_url).add_root_certificate(der.clone()),
+        "https",
+    )
+    .await;
     let lines = seen.lines();
     let authority = server.url().trim_start_matches("http://").to_owned();
     assert!(lines.iter().filter(|l| **l == format!("CONNECT {authority} HTTP/1.1")).count() >= 3, "{lines:?}");
