@@ -520,12 +520,11 @@ impl SailsSocketBuilder {
     /// `http://[user:password@]host[:port]`, or one reached over TLS, `https://…` (trusting the same roots
     /// as the server, [`add_root_certificate`](Self::add_root_certificate) included), or a SOCKS5 proxy,
     /// `socks5h://[user:password@]host[:port]` (the proxy resolves the server's name) or `socks5://…`
-    /// (this side resolves it), port 1080 by default. The WebSocket goes through it with `CONNECT` (HTTP's or SOCKS5's), so `wss://` stays TLS
-    /// from end to end; `/__getcookie` and long-polling use reqwest's proxy support. The user and
-    /// password, if any, are sent as `Proxy-Authorization: Basic` (HTTP) or with SOCKS5's user/password
-    /// authentication, and never appear in errors.
-    /// Without this (or [`proxy_from_env`](Self::proxy_from_env)) every connection is direct, whatever
-    /// the environment says.
+    /// (this side resolves it), port 1080 by default. The WebSocket goes through it with `CONNECT` (HTTP's
+    /// or SOCKS5's), so `wss://` stays TLS from end to end; `/__getcookie` and long-polling use reqwest's
+    /// proxy support. The user and password, if any, are sent as `Proxy-Authorization: Basic` (HTTP) or
+    /// with SOCKS5's user/password authentication, and never appear in errors. Without this (or
+    /// [`proxy_from_env`](Self::proxy_from_env)) every connection is direct, whatever the environment says.
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
         self.proxy = Some(url.into());
         self
@@ -534,7 +533,7 @@ impl SailsSocketBuilder {
     /// Uses the proxy the environment names for this server, as curl does ([`env_proxy`](crate::env_proxy):
     /// `https_proxy`/`HTTPS_PROXY` for `https://` servers, `http_proxy` for `http://` ones, `all_proxy`,
     /// and `no_proxy`), read when the socket is built. A [`proxy`](Self::proxy) set explicitly wins. The
-    /// same kinds of proxy as for `proxy` work; another scheme (e.g. `https://`) is an
+    /// same kinds of proxy as for `proxy` work; another scheme (e.g. `socks4://`) is an
     /// [`Error::InvalidRequest`] from `build()` that names the variable.
     pub fn proxy_from_env(mut self) -> Self {
         self.proxy_from_env = true;
