@@ -22,6 +22,7 @@ var USAGE = 'Usage:\n' +
   'options.headers :: e.g. { "x-my-custom-header": "some string" }';
 
 var DISCONNECTED_MESSAGE = 'The socket disconnected before the request completed.';
+var TIMEOUT_MESSAGE = 'The request timed out before the server responded.';
 
 // Request data or ack arguments as JSON text plus the binary values found in them (ArrayBuffer, typed
 // arrays, node Buffers), each replaced by a reference to its index; the Rust core sends them as Socket.IO
@@ -283,7 +284,17 @@ function createIo(env) {
       });
       var early = self._early;
       self._early = [];
-      early.forEach(function (r) { self._send(r[0], r[1], r[2], r[3], r[4], r[5], true); });
+      early.forEach(function (r) {
+        var entry = r[5];
+        var timeout = r[4];
+        if (entry.earlyTimer) {
+          // The deadline counts from the request: the driver gets what is left of it.
+          clearTimeout(entry.earlyTimer);
+          entry.earlyTimer = null;
+          timeout = Math.max(0, entry.deadline - Date.now());
+        }
+        self._send(r[0], r[1], r[2], r[3], timeout, entry, true);
+      });
     }
     var cookieRoute = self._crossOriginCookieRoute();
     if (!cookieRoute) {
@@ -396,13 +407,14 @@ function createIo(env) {
     }
     if (r.kind === 'cancelled' && entry.signal) return finish(entry, null, abortError(entry.signal));
     var message = r.kind === 'disconnected' ? DISCONNECTED_MESSAGE
-      : r.kind === 'timeout' ? 'The request timed out before the server responded.' : r.message;
+      : r.kind === 'timeout' ? TIMEOUT_MESSAGE : r.message;
     finish(entry, null, new Error(message));
   }
 
   function finish(entry, jwr, error) {
     entry.done = true;
     if (entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
+    if (entry.earlyTimer) clearTimeout(entry.earlyTimer);
     if (entry.cb) {
       try {
         if (jwr) entry.cb(jwr.body, jwr);
@@ -487,6 +499,17 @@ function createIo(env) {
 
   SailsSocket.prototype._send = function (method, url, headers, data, timeout, entry, late) {
     if (!this._driver) {
+      // Waiting for the driver (the socket has not started connecting, or the wasm module is loading):
+      // the request's timeout, or the socket's default, already runs.
+      var wait = timeout >= 0 ? timeout : (typeof this.requestTimeout === 'number' ? this.requestTimeout : io.sails.requestTimeout);
+      if (typeof wait === 'number' && isFinite(wait) && wait >= 0) {
+        var self = this;
+        entry.deadline = Date.now() + wait;
+        entry.earlyTimer = setTimeout(function () {
+          entry.earlyTimer = null;
+          self._unqueueEarly(entry, new Error(TIMEOUT_MESSAGE));
+        }, wait);
+      }
       this._early.push([method, url, headers, data, timeout, entry]);
       return;
     }
@@ -508,10 +531,15 @@ function createIo(env) {
       if (this._pending[entry.id] === entry) this._driver.cancel(entry.id);
       return;
     }
+    this._unqueueEarly(entry, abortError(entry.signal));
+  };
+
+  // Ends a request still waiting for the driver with `error`.
+  SailsSocket.prototype._unqueueEarly = function (entry, error) {
     for (var i = 0; i < this._early.length; i++) {
       if (this._early[i][5] === entry) {
         this._early.splice(i, 1);
-        return finish(entry, null, abortError(entry.signal));
+        return finish(entry, null, error);
       }
     }
   };

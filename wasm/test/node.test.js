@@ -133,6 +133,25 @@ test('request timeouts (per request and per socket)', async () => {
   assert.strictEqual(socket.isConnecting(), false);
 });
 
+test('a request waiting for a socket that has not started connecting times out from when it was made', { timeout: 10000 }, async () => {
+  const io = wasmIo();
+  // A SailsSocket that nothing connects (sails.io.js exposes the class too): its requests wait in JS.
+  const socket = new io.SailsSocket({ url: stub.url });
+  const started = Date.now();
+  const own = socket.request({ url: '/hello', timeout: 50 });
+  io.sails.requestTimeout = 80; // the default, read when the request is made
+  const byDefault = socket.get('/hello');
+  await assert.rejects(own, { message: 'The request timed out before the server responded.' });
+  await assert.rejects(byDefault, { message: 'The request timed out before the server responded.' });
+  assert.ok(Date.now() - started >= 80);
+  // One without a timeout waits, and goes out once the socket connects.
+  io.sails.requestTimeout = undefined;
+  const patient = socket.get('/hello');
+  socket.reconnect();
+  assert.strictEqual((await patient).statusCode, 200);
+  socket.disconnect();
+});
+
 test('a socket that gives up connecting ends its queued requests with the error', async () => {
   // Refused, no reconnection: the queued requests end with the connect error instead of waiting for a
   // connection nobody makes (sails.io.js keeps them queued forever).
