@@ -14,17 +14,6 @@ async fn stub() -> sails_io_stub::RunningServer {
     sails_io_stub::Builder::new().port(0).app(sails_io_stub::demo::router()).start().await.unwrap()
 }
 
-/// The same, serving long-polling too (the stub's default is WebSocket only, as Sails').
-async fn polling_stub() -> sails_io_stub::RunningServer {
-    sails_io_stub::Builder::new()
-        .port(0)
-        .transports(&[sails_io_stub::Transport::Polling, sails_io_stub::Transport::Websocket])
-        .app(sails_io_stub::demo::router())
-        .start()
-        .await
-        .unwrap()
-}
-
 /// The variables `sails-io` reads a proxy from (as curl does).
 const PROXY_VARIABLES: [&str; 8] =
     ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"];
@@ -100,7 +89,7 @@ async fn request_prints_the_jwr_as_one_line() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn request_over_polling_and_with_the_upgrade() {
-    let server = polling_stub().await;
+    let server = common::polling_stub().await;
     let url = format!("{}/hello", server.url());
     for transports in ["polling", "polling,websocket", "websocket"] {
         let jwr = jwr_line(&run(&["request", "GET", &url, "--transports", transports], b"").await);
@@ -197,7 +186,7 @@ async fn any_status_exits_zero_and_failures_do_not() {
 
 #[tokio::test]
 async fn proxies_from_the_environment_as_curl_reads_them() {
-    let server = polling_stub().await;
+    let server = common::polling_stub().await;
     let hello = format!("{}/hello", server.url());
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -279,7 +268,7 @@ async fn tls_front(server: &sails_io_stub::RunningServer) -> (String, String, Ve
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cacert_trusts_a_self_signed_server() {
-    let server = polling_stub().await;
+    let server = common::polling_stub().await;
     let (url, pem, der) = tls_front(&server).await;
     let hello = format!("{url}/hello");
     // Not trusted by default: a TLS error, exit 1.

@@ -14,9 +14,10 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
-// The client tests' helper (a fresh self-signed certificate for `localhost`), shared by path.
+// The client tests' helpers (the stub serving long-polling too, a fresh self-signed certificate for
+// `localhost`), shared by path.
 #[path = "../../client/tests/common/mod.rs"]
-mod tls_helpers;
+mod common;
 
 const GENERATIONS: [EioVersion; 2] = [EioVersion::V3, EioVersion::V4];
 
@@ -34,16 +35,28 @@ impl Seen {
 /// (`GET http://host:port/…`) is passed to that host with the rest of the connection. With `credentials`,
 /// requests without `Proxy-Authorization: Basic <credentials>` get 407. Returns `http://127.0.0.1:PORT`.
 async fn proxy(credentials: Option<&'static str>) -> (String, Arc<Seen>) {
+    let (port, seen) = spawn_server(move |client, log| serve(client, credentials, log)).await;
+    (format!("http://127.0.0.1:{port}"), seen)
+}
+
+/// Accepts connections on a free loopback port, each handled by `handle` on its own task with the
+/// server's log. Returns the port and the log.
+async fn spawn_server<F, Fut>(handle: F) -> (u16, Arc<Seen>)
+where
+    F: Fn(TcpStream, Arc<Seen>) -> Fut + Send + 'static,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: Send,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Seen::default());
     let log = seen.clone();
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
-            tokio::spawn(serve(client, credentials, log.clone()));
+            tokio::spawn(handle(client, log.clone()));
         }
     });
-    (url, seen)
+    (port, seen)
 }
 
 async fn serve<S>(mut client: S, credentials: Option<&'static str>, seen: Arc<Seen>)
@@ -92,22 +105,17 @@ where
 /// The same proxy behind TLS (an `https://` proxy), with a fresh self-signed certificate for
 /// `localhost`. Returns `https://localhost:PORT`, its log and the certificate (DER).
 async fn https_proxy() -> (String, Arc<Seen>, Vec<u8>) {
-    let (acceptor, _, der) = tls_helpers::self_signed_localhost();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("https://localhost:{}", listener.local_addr().unwrap().port());
-    let seen = Arc::new(Seen::default());
-    let log = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let (acceptor, log) = (acceptor.clone(), log.clone());
-            tokio::spawn(async move {
-                if let Ok(tls) = acceptor.accept(tcp).await {
-                    serve(tls, None, log).await;
-                }
-            });
+    let (acceptor, _, der) = common::self_signed_localhost();
+    let (port, seen) = spawn_server(move |tcp, log| {
+        let acceptor = acceptor.clone();
+        async move {
+            if let Ok(tls) = acceptor.accept(tcp).await {
+                serve(tls, None, log).await;
+            }
         }
-    });
-    (url, seen, der)
+    })
+    .await;
+    (format!("https://localhost:{port}"), seen, der)
 }
 
 /// A minimal SOCKS5 server (RFC 1928, user/password of RFC 1929 when `credentials` is given) that
@@ -115,16 +123,8 @@ async fn https_proxy() -> (String, Arc<Seen>, Vec<u8>) {
 /// of them to `upstream` (so a name that resolves to an address the test server does not listen on still
 /// reaches it). Returns `socks5://127.0.0.1:PORT`.
 async fn socks5_proxy(upstream: String, credentials: Option<(&'static str, &'static str)>) -> (String, Arc<Seen>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("socks5://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Seen::default());
-    let log = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            tokio::spawn(serve_socks5(client, upstream.clone(), credentials, log.clone()));
-        }
-    });
-    (url, seen)
+    let (port, seen) = spawn_server(move |client, log| serve_socks5(client, upstream.clone(), credentials, log)).await;
+    (format!("socks5://127.0.0.1:{port}"), seen)
 }
 
 async fn serve_socks5(
@@ -201,20 +201,9 @@ async fn session_over_polling(builder: SailsSocketBuilder, what: &str) {
     socket.disconnect().await.unwrap();
 }
 
-async fn stub() -> sails_io_stub::RunningServer {
-    sails_io_stub::Builder::new()
-        .host("127.0.0.1")
-        .port(0)
-        .transports(&[sails_io_stub::Transport::Polling, sails_io_stub::Transport::Websocket])
-        .app(sails_io_stub::demo::router())
-        .start()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn websocket_through_a_connect_tunnel() {
-    let server = stub().await;
+    let server = common::polling_stub().await;
     let (proxy_url, seen) = proxy(None).await;
     for eio in GENERATIONS {
         let socket = SailsSocket::builder(server.url()).protocol(eio).proxy(&proxy_url).connect().await.unwrap();
@@ -228,7 +217,7 @@ async fn websocket_through_a_connect_tunnel() {
 
 #[tokio::test]
 async fn getcookie_polling_and_the_upgrade_through_the_proxy() {
-    let server = stub().await;
+    let server = common::polling_stub().await;
     let (proxy_url, seen) = proxy(None).await;
     for eio in GENERATIONS {
         let socket = SailsSocket::builder(server.url())
@@ -259,7 +248,7 @@ async fn getcookie_polling_and_the_upgrade_through_the_proxy() {
 
 #[tokio::test]
 async fn proxy_credentials() {
-    let server = stub().await;
+    let server = common::polling_stub().await;
     // "user:p@ss word" in Basic form; the URL carries it percent-encoded.
     let (proxy_url, _) = proxy(Some("dXNlcjpwQHNzIHdvcmQ=")).await;
     let with_credentials = proxy_url.replace("http://", "http://user:p%40ss%20word@");
@@ -283,7 +272,7 @@ async fn proxy_credentials() {
 
 #[tokio::test]
 async fn websocket_polling_and_getcookie_through_a_socks5_proxy() {
-    let server = stub().await;
+    let server = common::polling_stub().await;
     let authority = server.url().trim_start_matches("http://").to_owned();
     let port = authority.rsplit(':').next().unwrap().to_owned();
     let (proxy_url, seen) = socks5_proxy(authority.clone(), None).await;
@@ -318,7 +307,7 @@ async fn websocket_polling_and_getcookie_through_a_socks5_proxy() {
 
 #[tokio::test]
 async fn socks5_credentials() {
-    let server = stub().await;
+    let server = common::polling_stub().await;
     let authority = server.url().trim_start_matches("http://").to_owned();
     let (proxy_url, seen) = socks5_proxy(authority, Some(("user", "p@ss word"))).await;
     let with = |credentials: &str| proxy_url.replace("socks5://", &format!("socks5://{credentials}@"));
@@ -345,7 +334,7 @@ async fn socks5_credentials() {
 
 #[tokio::test]
 async fn through_an_https_proxy() {
-    let server = stub().await;
+    let server = common::polling_stub().await;
     let (proxy_url, seen, der) = https_proxy().await;
     // The WebSocket (TLS to the proxy, the tunnel inside), then /__getcookie, polling and the upgrade.
     for eio in GENERATIONS {

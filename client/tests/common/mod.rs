@@ -1,8 +1,22 @@
-//! Helpers shared by the integration tests that need them (`mod common;`).
+//! Helpers shared by the integration tests that need them (`mod common;`; the conformance crate's proxy
+//! tests include it by path). Not every test that includes it uses every helper.
+#![allow(dead_code)]
 
 use std::sync::Arc;
 
 use tokio_rustls::rustls;
+
+/// A server-stub with the conformance app on a free loopback port, serving long-polling too (the stub's
+/// default is WebSocket only, as Sails'); stops when dropped.
+pub async fn polling_stub() -> sails_io_stub::RunningServer {
+    sails_io_stub::Builder::new()
+        .port(0)
+        .transports(&[sails_io_stub::Transport::Polling, sails_io_stub::Transport::Websocket])
+        .app(sails_io_stub::demo::router())
+        .start()
+        .await
+        .unwrap()
+}
 
 /// A fresh self-signed certificate for `localhost`: a TLS acceptor serving it, and the certificate as
 /// PEM and as DER (what a client is told to trust).
