@@ -382,13 +382,13 @@ fn http_error(e: reqwest::Error, what: &'static str) -> Error {
         return Error::Timeout(what);
     }
     classify(&e).unwrap_or_else(|| {
-        let mut root: &dyn std::error::Error = &e;
-        while let Some(inner) = root.source() {
-            root = inner;
+        let mut cause = std::error::Error::source(&e);
+        while let Some(deeper) = cause.and_then(std::error::Error::source) {
+            cause = Some(deeper);
         }
-        match root.to_string() {
-            cause if std::ptr::addr_eq(root, &e) || cause.is_empty() => Error::Transport(format!("{what}: {e}")),
-            cause => Error::Transport(format!("{what}: {e}: {cause}")),
+        match cause.map(ToString::to_string).filter(|c| !c.is_empty()) {
+            Some(cause) => Error::Transport(format!("{what}: {e}: {cause}")),
+            None => Error::Transport(format!("{what}: {e}")),
         }
     })
 }

@@ -450,8 +450,9 @@ async fn many(args: &Args) -> Result<(), AnyError> {
 async fn many_raw(args: &Args) -> Result<(), AnyError> {
     let url = args.url()?.replacen("http://", "ws://", 1);
     let n = args.num("n", 10_000)? as usize;
-    let read_buffer = args.flags.get("read-buffer").map(|v| v.parse::<usize>()).transpose()?;
-    let config = ws_config(args)?.unwrap_or_default();
+    let config = ws_config(args)?;
+    let read_buffer = config.as_ref().map(|c| c.read_buffer_size);
+    let config = config.unwrap_or_default();
     let gate = Arc::new(Semaphore::new(64));
     let rss0 = rss_kib("self");
     let started = Instant::now();
