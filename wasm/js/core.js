@@ -188,13 +188,16 @@ function createIo(env) {
     throw new Error('`_request()` was a private API deprecated as of v0.11 of the sails.io.js client. Use `.request()` instead.');
   };
 
+  // A setting of this socket, or io.sails' where the socket leaves it unset.
+  SailsSocket.prototype._setting = function (k) {
+    return typeof this[k] === 'undefined' ? io.sails[k] : this[k];
+  };
+
   // Fills unset options from io.sails (as sails.io.js does at connect time) and returns the JSON the
   // driver takes.
   SailsSocket.prototype._resolveOptions = function () {
     var self = this;
-    SOCKET_OPTIONS.forEach(function (k) {
-      if (typeof self[k] === 'undefined') self[k] = io.sails[k];
-    });
+    SOCKET_OPTIONS.forEach(function (k) { self[k] = self._setting(k); });
     if (!self.url && env.platform === 'browser' && typeof location !== 'undefined' && location.host) {
       self.url = location.protocol + '//' + location.host;
     }
@@ -501,7 +504,7 @@ function createIo(env) {
     if (!this._driver) {
       // Waiting for the driver (the socket has not started connecting, or the wasm module is loading):
       // the request's timeout, or the socket's default, already runs.
-      var wait = timeout >= 0 ? timeout : (typeof this.requestTimeout === 'number' ? this.requestTimeout : io.sails.requestTimeout);
+      var wait = timeout >= 0 ? timeout : this._setting('requestTimeout');
       if (typeof wait === 'number' && isFinite(wait) && wait >= 0) {
         var self = this;
         entry.deadline = Date.now() + wait;
