@@ -14,10 +14,6 @@ async fn stub() -> sails_io_stub::RunningServer {
     sails_io_stub::Builder::new().port(0).app(sails_io_stub::demo::router()).start().await.unwrap()
 }
 
-/// The variables `sails-io` reads a proxy from (as curl does).
-const PROXY_VARIABLES: [&str; 8] =
-    ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"];
-
 /// Runs `sails-io ARGS` with `stdin` on its standard input, with no proxy in its environment.
 async fn run(args: &[&str], stdin: &[u8]) -> Output {
     run_env(args, stdin, &[]).await
@@ -27,7 +23,7 @@ async fn run(args: &[&str], stdin: &[u8]) -> Output {
 async fn run_env(args: &[impl AsRef<std::ffi::OsStr>], stdin: &[u8], vars: &[(&str, &str)]) -> Output {
     use tokio::io::AsyncWriteExt as _;
     let mut command = Command::new(env!("CARGO_BIN_EXE_sails-io"));
-    for name in PROXY_VARIABLES {
+    for name in common::PROXY_VARIABLES {
         command.env_remove(name);
     }
     let mut child = command

@@ -1,16 +1,15 @@
 //! `SailsSocketBuilder::proxy_from_env` against the real process environment. One test in its own
 //! binary: it sets environment variables, which no other test may read at the same time.
 
+mod common;
+
 use std::time::Duration;
 
 use sails_io::{Error, SailsSocket};
 
-const PROXY_VARIABLES: [&str; 8] =
-    ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"];
-
 /// Sets exactly these proxy variables.
 fn set_env(vars: &[(&str, &str)]) {
-    for name in PROXY_VARIABLES {
+    for name in common::PROXY_VARIABLES {
         std::env::remove_var(name);
     }
     for (name, value) in vars {

@@ -6,6 +6,11 @@ use std::sync::Arc;
 
 use tokio_rustls::rustls;
 
+/// The variables a proxy is read from (`sails_io::env_proxy`, as curl reads them): tests clear them so
+/// that the machine's own settings cannot change what they see.
+pub const PROXY_VARIABLES: [&str; 8] =
+    ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"];
+
 /// A server-stub with the conformance app on a free loopback port, serving long-polling too (the stub's
 /// default is WebSocket only, as Sails'); stops when dropped.
 pub async fn polling_stub() -> sails_io_stub::RunningServer {
