@@ -193,8 +193,8 @@ function createIo(env) {
     return typeof this[k] === 'undefined' ? io.sails[k] : this[k];
   };
 
-  // Fills unset options from io.sails (as sails.io.js does at connect time) and returns the JSON the
-  // driver takes.
+  // Fills unset options from io.sails (as sails.io.js does at connect time) and returns the settings
+  // object the driver takes.
   SailsSocket.prototype._resolveOptions = function () {
     var self = this;
     SOCKET_OPTIONS.forEach(function (k) { self[k] = self._setting(k); });
@@ -219,22 +219,23 @@ function createIo(env) {
         'available for the `polling` transport (sails-io-wasm uses WebSocket only, so they are not sent).');
     }
     var attempts = self.reconnectionAttempts;
-    return JSON.stringify({
+    var eio = self.eio;
+    return {
       url: self.url,
       path: self.path,
       query: query ? query.replace(/^\?/, '') : undefined,
-      eio: self.eio,
+      eio: eio === undefined || eio === null ? undefined : String(eio),
       platform: env.platform,
       reconnection: !!self.reconnection,
-      reconnectionAttempts: (typeof attempts === 'number' && isFinite(attempts)) ? attempts : null,
+      reconnectionAttempts: (typeof attempts === 'number' && isFinite(attempts)) ? attempts : undefined,
       reconnectionDelay: self.reconnectionDelay,
       reconnectionDelayMax: self.reconnectionDelayMax,
       randomizationFactor: self.randomizationFactor,
       timeout: self.timeout,
       requestTimeout: self.requestTimeout,
-      headers: self.headers,
+      headers: self.headers === undefined || self.headers === null ? undefined : JSON.stringify(self.headers),
       seed: Math.floor(Math.random() * 4294967296)
-    });
+    };
   };
 
   SailsSocket.prototype._connect = function () {

@@ -68,11 +68,13 @@ fn js_err(e: Error) -> JsError {
 
 #[wasm_bindgen]
 impl Driver {
-    /// `options`: the JSON of [`options::Options`]; `open(url)` returns a WebSocket; `on_event(kind, a, b, c)`
-    /// receives every event.
+    /// `settings`: an object with the fields of [`options::Settings`] in camelCase (`url`, `path`,
+    /// `query`, `eio`, `platform`, `reconnection`, `reconnectionAttempts`, `reconnectionDelay`,
+    /// `reconnectionDelayMax`, `randomizationFactor`, `timeout`, `requestTimeout`, `headers` as JSON
+    /// text, `seed`); `open(url)` returns a WebSocket; `on_event(kind, a, b, c)` receives every event.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: &str, open: Function, on_event: Function) -> Result<Driver, JsError> {
-        let prepared = options::prepare(options).map_err(js_err)?;
+    pub fn new(settings: &JsValue, open: Function, on_event: Function) -> Result<Driver, JsError> {
+        let prepared = options::prepare(read_settings(settings)).map_err(js_err)?;
         let inner = Inner {
             conn: Connection::new(prepared.config),
             url: prepared.handshake_url,
@@ -179,6 +181,29 @@ impl Driver {
     #[wasm_bindgen(getter)]
     pub fn id(&self) -> Option<String> {
         self.inner.borrow().conn.socket_id().map(str::to_owned)
+    }
+}
+
+/// The settings object's fields; a field of the wrong type counts as unset.
+fn read_settings(o: &JsValue) -> options::Settings {
+    let field = |key: &str| Reflect::get(o, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
+    let text = |key: &str| field(key).as_string();
+    let num = |key: &str| field(key).as_f64();
+    options::Settings {
+        url: text("url").unwrap_or_default(),
+        path: text("path"),
+        query: text("query"),
+        eio: text("eio"),
+        platform: text("platform"),
+        reconnection: field("reconnection").is_truthy(),
+        reconnection_attempts: num("reconnectionAttempts"),
+        reconnection_delay: num("reconnectionDelay"),
+        reconnection_delay_max: num("reconnectionDelayMax"),
+        randomization_factor: num("randomizationFactor"),
+        timeout: num("timeout"),
+        request_timeout: num("requestTimeout"),
+        headers: text("headers"),
+        seed: num("seed"),
     }
 }
 

@@ -1,7 +1,6 @@
 //! Turning what the JS layer hands over (JSON text) into the core's types. Pure Rust, so it is tested on
 //! the host as well as in wasm.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use sails_io::protocol::json::{quoted, Json, JsonExt};
@@ -9,29 +8,40 @@ use sails_io::protocol::sails::{handshake_url_from_parts, SdkInfo, SDK_PROTOCOL_
 use sails_io::{Config, EioVersion, Error, Method, Payload, ProtocolError, Reconnection, Request};
 
 /// The connection settings of one socket, as the JS layer resolved them from `io.sails` and the
-/// per-socket options (a JSON object; absent or `null` fields keep socket.io-client's defaults):
+/// per-socket options. `None` keeps socket.io-client's default.
 ///
-/// `url` (`http(s)://host[:port]` or `ws(s)://…`), `path` (engine path, `/socket.io`), `query` (added to
-/// the handshake URL), `eio` (3, the default and what sails.io.js speaks, or 4), `platform`
-/// (`__sails_io_sdk_platform`), `reconnection` (default false), `reconnectionAttempts` (null: never give
-/// up), `reconnectionDelay`, `reconnectionDelayMax`, `randomizationFactor`, `timeout` (connect timeout,
-/// ms), `requestTimeout` (default request timeout, ms; none: wait as long as the connection lives),
-/// `headers` (added to every request that does not set them) and `seed` (reconnection jitter).
-///
-/// Read by hand rather than with a serde derive: the derive's error paths pull float formatting into the
-/// wasm build (~20 KB).
-struct Options(Json);
-
-impl Options {
-    fn get(&self, key: &str) -> Option<Json> {
-        self.0.member(key)
-    }
-    fn str(&self, key: &str) -> Option<String> {
-        self.get(key).and_then(|v| v.string_value().map(Cow::into_owned))
-    }
-    fn num(&self, key: &str) -> Option<f64> {
-        self.get(key).and_then(|v| v.as_f64())
-    }
+/// The JS layer hands them over as a plain object whose fields the driver reads one by one (numbers
+/// as numbers, not as JSON text: parsing them here would link a float parser into the wasm build).
+#[derive(Debug, Default, Clone)]
+pub struct Settings {
+    /// `http(s)://host[:port]` or `ws(s)://…`.
+    pub url: String,
+    /// The engine path (`/socket.io`).
+    pub path: Option<String>,
+    /// Added to the handshake URL (without a leading `?`).
+    pub query: Option<String>,
+    /// The Engine.IO version as the user wrote it: `3` (the default and what sails.io.js speaks) or `4`.
+    pub eio: Option<String>,
+    /// `__sails_io_sdk_platform` (`browser` unless set).
+    pub platform: Option<String>,
+    /// Reconnect after a connection that was up drops (default false).
+    pub reconnection: bool,
+    /// Attempts before giving up; `None`: never give up.
+    pub reconnection_attempts: Option<f64>,
+    /// First reconnection delay, ms.
+    pub reconnection_delay: Option<f64>,
+    /// Largest reconnection delay, ms.
+    pub reconnection_delay_max: Option<f64>,
+    /// Jitter of the reconnection delay (0..=1).
+    pub randomization_factor: Option<f64>,
+    /// Connect timeout, ms.
+    pub timeout: Option<f64>,
+    /// Default request timeout, ms; none: wait as long as the connection lives.
+    pub request_timeout: Option<f64>,
+    /// Headers added to every request that does not set them, as a JSON object.
+    pub headers: Option<String>,
+    /// Seed of the reconnection jitter.
+    pub seed: Option<f64>,
 }
 
 /// A socket's core configuration and the WebSocket URL to open.
@@ -59,48 +69,54 @@ fn headers(entries: Vec<(String, Json)>) -> Vec<(String, String)> {
     entries.iter().map(|(k, v)| (k.clone(), header_value(v))).collect()
 }
 
-/// Parses the options JSON and builds the configuration and handshake URL.
-pub fn prepare(json: &str) -> Result<Prepared, Error> {
-    let o = match Json::parse(json) {
-        Ok(v) if v.is_object() => Options(v),
-        _ => return Err(Error::InvalidRequest("the options must be a JSON object".into())),
-    };
-    let raw_url = o.str("url").filter(|u| !u.is_empty()).ok_or_else(|| {
-        Error::InvalidRequest("no `url`: set `io.sails.url` (or pass one to `io.sails.connect(url)`)".into())
-    })?;
-    let (scheme, authority, base_path) = split_url(&raw_url)?;
-    let eio = match o.get("eio") {
-        None => EioVersion::V3,
-        Some(v) if v.is_null() => EioVersion::V3,
-        Some(v) if v.as_u64() == Some(3) => EioVersion::V3,
-        Some(v) if v.as_u64() == Some(4) => EioVersion::V4,
-        Some(v) => return Err(Error::InvalidRequest(format!("unsupported `eio` {v} (use 3 or 4)"))),
+/// A JSON object's entries; `what` names it in the error.
+fn object_entries(json: &str, what: &str) -> Result<Vec<(String, Json)>, Error> {
+    Json::parse(json)
+        .ok()
+        .and_then(|v| v.entries())
+        .ok_or_else(|| Error::InvalidRequest(format!("invalid `{what}`: expected a JSON object")))
+}
+
+/// Checks the settings and builds the configuration and handshake URL.
+pub fn prepare(s: Settings) -> Result<Prepared, Error> {
+    if s.url.is_empty() {
+        return Err(Error::InvalidRequest(
+            "no `url`: set `io.sails.url` (or pass one to `io.sails.connect(url)`)".into(),
+        ));
+    }
+    let (scheme, authority, base_path) = split_url(&s.url)?;
+    let eio = match s.eio.as_deref() {
+        None | Some("3") => EioVersion::V3,
+        Some("4") => EioVersion::V4,
+        Some(other) => return Err(Error::InvalidRequest(format!("unsupported `eio` {} (use 3 or 4)", quoted(other)))),
     };
     let sdk = SdkInfo {
         version: SDK_PROTOCOL_VERSION.into(),
-        platform: o.str("platform").unwrap_or_else(|| "browser".into()),
+        platform: s.platform.unwrap_or_else(|| "browser".into()),
         language: "javascript".into(),
     };
-    let path = o.str("path");
-    let path = path.as_deref().unwrap_or("/socket.io");
-    let query = o.str("query");
-    let url = handshake_url_from_parts(scheme, authority, base_path, path, query.as_deref(), &sdk, eio)?;
+    let path = s.path.as_deref().unwrap_or("/socket.io");
+    let url = handshake_url_from_parts(scheme, authority, base_path, path, s.query.as_deref(), &sdk, eio)?;
     let defaults = Reconnection::default();
     let reconnection = Reconnection {
-        enabled: o.get("reconnection").and_then(|v| v.as_bool()).unwrap_or(false),
-        attempts: o.num("reconnectionAttempts").filter(|n| n.is_finite() && *n >= 0.0).map(|n| n as u32),
-        delay: millis(o.num("reconnectionDelay")).unwrap_or(defaults.delay),
-        delay_max: millis(o.num("reconnectionDelayMax")).unwrap_or(defaults.delay_max),
-        randomization: o.num("randomizationFactor").filter(|f| f.is_finite()).unwrap_or(defaults.randomization),
+        enabled: s.reconnection,
+        attempts: s.reconnection_attempts.filter(|n| n.is_finite() && *n >= 0.0).map(|n| n as u32),
+        delay: millis(s.reconnection_delay).unwrap_or(defaults.delay),
+        delay_max: millis(s.reconnection_delay_max).unwrap_or(defaults.delay_max),
+        randomization: s.randomization_factor.filter(|f| f.is_finite()).unwrap_or(defaults.randomization),
     };
     let config_defaults = Config::default();
+    let headers = match &s.headers {
+        Some(json) => headers(object_entries(json, "headers")?),
+        None => Vec::new(),
+    };
     let config = Config {
         eio,
         reconnection,
-        connect_timeout: millis(o.num("timeout")).unwrap_or(config_defaults.connect_timeout),
-        request_timeout: millis(o.num("requestTimeout")),
-        headers: o.get("headers").and_then(|h| h.entries()).map(headers).unwrap_or_default(),
-        rng_seed: o.num("seed").filter(|s| s.is_finite() && *s >= 0.0).map_or(config_defaults.rng_seed, |s| s as u64),
+        connect_timeout: millis(s.timeout).unwrap_or(config_defaults.connect_timeout),
+        request_timeout: millis(s.request_timeout),
+        headers,
+        rng_seed: s.seed.filter(|s| s.is_finite() && *s >= 0.0).map_or(config_defaults.rng_seed, |s| s as u64),
         ..config_defaults
     };
     Ok(Prepared { config, handshake_url: url })
@@ -108,11 +124,15 @@ pub fn prepare(json: &str) -> Result<Prepared, Error> {
 
 /// Splits `scheme://authority/path?query#fragment` into scheme, authority and path. (The `url` crate's
 /// full parser is not used: its IDNA tables would be most of the wasm build; non-ASCII hosts are left to
-/// the WebSocket implementation, which converts them.)
+/// the WebSocket implementation, which converts them.) Written with byte searches: `str::split_once` with
+/// a `&str` pattern links a two-way string searcher (1.4 KB of the wasm build).
 pub fn split_url(url: &str) -> Result<(&str, &str, &str), Error> {
     let invalid =
         || Error::InvalidRequest(format!("invalid url {} (expected e.g. http://localhost:1337)", quoted(url)));
-    let (scheme, rest) = url.trim().split_once("://").ok_or_else(invalid)?;
+    let url = url.trim();
+    let colon = url.find(':').ok_or_else(invalid)?;
+    let (scheme, rest) = (&url[..colon], &url[colon + 1..]);
+    let rest = rest.strip_prefix("//").ok_or_else(invalid)?;
     if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) {
         return Err(invalid());
     }
@@ -141,10 +161,7 @@ pub fn request(
     let bad = |what: &str, e: String| Error::InvalidRequest(format!("invalid `{what}`: {e}"));
     let header_entries = match headers_json {
         "" => Vec::new(),
-        json => Json::parse(json)
-            .map_err(|e| bad("headers", e))?
-            .entries()
-            .ok_or_else(|| Error::InvalidRequest("invalid `headers`: expected a JSON object".into()))?,
+        json => object_entries(json, "headers")?,
     };
     let data = if data_json.is_empty() { Json::null() } else { Json::parse(data_json).map_err(|e| bad("data", e))? };
     let data = with_attachments(data, attachments).map_err(|e| bad("data", e.to_string()))?;
@@ -202,9 +219,13 @@ pub fn error_kind(e: &Error) -> &'static str {
 mod tests {
     use super::*;
 
+    fn settings(url: &str) -> Settings {
+        Settings { url: url.into(), ..Settings::default() }
+    }
+
     #[test]
     fn defaults_are_sails_io_js_defaults() {
-        let p = prepare(r#"{"url":"http://127.0.0.1:1337","platform":"node"}"#).unwrap();
+        let p = prepare(Settings { platform: Some("node".into()), ..settings("http://127.0.0.1:1337") }).unwrap();
         assert_eq!(
             p.handshake_url,
             "ws://127.0.0.1:1337/socket.io/?__sails_io_sdk_version=1.2.1&__sails_io_sdk_platform=node&__sails_io_sdk_language=javascript&EIO=3&transport=websocket"
@@ -213,15 +234,26 @@ mod tests {
         assert_eq!(p.config.connect_timeout, Duration::from_secs(20));
         assert_eq!(p.config.request_timeout, None);
         assert_eq!(p.config.eio, EioVersion::V3);
+        assert!(p.config.headers.is_empty());
     }
 
     #[test]
-    fn options_map_to_the_core_config() {
-        let p = prepare(
-            r#"{"url":"https://h.example/","path":"/io","query":"?a=1","eio":4,"reconnection":true,
-                "reconnectionAttempts":3,"reconnectionDelay":10,"reconnectionDelayMax":20,"randomizationFactor":0,
-                "timeout":500,"requestTimeout":250,"headers":{"x-a":"1","x-n":5}}"#,
-        )
+    fn settings_map_to_the_core_config() {
+        let p = prepare(Settings {
+            path: Some("/io".into()),
+            query: Some("a=1".into()),
+            eio: Some("4".into()),
+            reconnection: true,
+            reconnection_attempts: Some(3.0),
+            reconnection_delay: Some(10.0),
+            reconnection_delay_max: Some(20.0),
+            randomization_factor: Some(0.0),
+            timeout: Some(500.0),
+            request_timeout: Some(250.0),
+            headers: Some(r#"{"x-a":"1","x-n":5}"#.into()),
+            seed: Some(7.0),
+            ..settings("https://h.example/")
+        })
         .unwrap();
         assert!(
             p.handshake_url.starts_with("wss://h.example/io/?a=1&__sails_io_sdk_version=1.2.1&"),
@@ -238,33 +270,49 @@ mod tests {
         assert_eq!(p.config.connect_timeout, Duration::from_millis(500));
         assert_eq!(p.config.request_timeout, Some(Duration::from_millis(250)));
         assert_eq!(p.config.headers, vec![("x-a".into(), "1".into()), ("x-n".into(), "5".into())]);
-        // `reconnectionAttempts: Infinity` arrives as null: never give up.
-        let p = prepare(r#"{"url":"http://h","reconnectionAttempts":null}"#).unwrap();
+        assert_eq!(p.config.rng_seed, 7);
+        // `reconnectionAttempts: Infinity` arrives as null: never give up. Negative or NaN numbers keep
+        // the defaults.
+        let p = prepare(Settings {
+            reconnection_attempts: None,
+            reconnection_delay: Some(-1.0),
+            timeout: Some(f64::NAN),
+            ..settings("http://h")
+        })
+        .unwrap();
         assert_eq!(p.config.reconnection.attempts, None);
+        assert_eq!(p.config.reconnection.delay, Reconnection::default().delay);
+        assert_eq!(p.config.connect_timeout, Config::default().connect_timeout);
+        assert_eq!(
+            prepare(Settings { eio: Some("3".into()), ..settings("ws://h") }).unwrap().config.eio,
+            EioVersion::V3
+        );
     }
 
     #[test]
     fn urls_are_split() {
         assert_eq!(split_url("http://h:1/").unwrap(), ("http", "h:1", "/"));
-        assert_eq!(split_url("https://a.b?x=1").unwrap(), ("https", "a.b", ""));
+        assert_eq!(split_url(" https://a.b?x=1 ").unwrap(), ("https", "a.b", ""));
         assert_eq!(split_url("ws://[::1]:9/ns?q#f").unwrap(), ("ws", "[::1]:9", "/ns"));
-        for bad in ["h:1", "://h", "http://", "ht tp://h"] {
+        assert_eq!(split_url("ws://h#f").unwrap(), ("ws", "h", ""));
+        for bad in ["h:1", "://h", "http://", "ht tp://h", "http:/h", "a:b://c", "nope", ""] {
             assert!(split_url(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
-    fn bad_options_are_errors() {
+    fn bad_settings_are_errors() {
         for bad in [
-            r#"{}"#,
-            "[]",
-            r#"{"url":"nope"}"#,
-            r#"{"url":"http://h/ns"}"#,
-            r#"{"url":"ftp://h"}"#,
-            r#"{"url":"http://h","eio":5}"#,
-            "[1",
+            settings(""),
+            settings("nope"),
+            settings("http://h/ns"),
+            settings("ftp://h"),
+            Settings { eio: Some("5".into()), ..settings("http://h") },
+            Settings { headers: Some("[1]".into()), ..settings("http://h") },
+            Settings { headers: Some("{".into()), ..settings("http://h") },
         ] {
-            assert!(matches!(prepare(bad), Err(Error::InvalidRequest(_))), "{bad}");
+            let shown = format!("{bad:?}");
+            assert!(matches!(prepare(bad), Err(Error::InvalidRequest(_))), "{shown}");
         }
     }
 

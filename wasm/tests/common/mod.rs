@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Function, Promise, Reflect, JSON};
 use sails_io_wasm::Driver;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -43,13 +43,15 @@ pub fn open_ws() -> Function {
     Function::new_with_args("url", "return new WebSocket(url)")
 }
 
-pub fn harness(options: &str) -> Harness {
+/// A driver built from `settings`, the JSON of the settings object the JS layer passes.
+pub fn harness(settings: &str) -> Harness {
     let events = Rc::new(RefCell::new(Vec::new()));
     let sink = events.clone();
     let on_event = Closure::<dyn FnMut(JsValue, JsValue, JsValue, JsValue)>::new(move |kind: JsValue, a, b, c| {
         sink.borrow_mut().push(Ev { kind: kind.as_string().unwrap(), a, b, c });
     });
-    let driver = Driver::new(options, open_ws(), on_event.as_ref().clone().unchecked_into()).unwrap();
+    let settings = JSON::parse(settings).unwrap();
+    let driver = Driver::new(&settings, open_ws(), on_event.as_ref().clone().unchecked_into()).unwrap();
     Harness { driver, events, _on_event: on_event }
 }
 
@@ -202,10 +204,15 @@ pub async fn reconnects_after_failed_attempts() {
 }
 
 pub fn invalid_options_and_requests() {
-    let bad = |options: &str| Driver::new(options, open_ws(), Function::new_no_args("")).is_err();
+    let bad =
+        |settings: &str| Driver::new(&JSON::parse(settings).unwrap(), open_ws(), Function::new_no_args("")).is_err();
     assert!(bad("{}"));
     assert!(bad(r#"{"url":"http://h/namespace"}"#));
     assert!(bad(r#"{"url":"ftp://h"}"#));
+    assert!(bad(r#"{"url":"http://h","eio":"5"}"#));
+    assert!(bad(r#"{"url":"http://h","headers":"[]"}"#));
+    // Fields of the wrong type count as unset.
+    assert!(!bad(r#"{"url":"http://h","timeout":"soon","eio":4,"reconnection":1}"#));
     let h = harness(r#"{"url":"http://127.0.0.1:9"}"#);
     assert!(h.driver.request("trace", "/", "", "", -1.0, &[], &[]).is_err());
     assert!(h.driver.request("get", "/", "", "\"text\"", -1.0, &[], &[]).is_err());
