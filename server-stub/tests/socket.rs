@@ -674,3 +674,41 @@ async fn pet_validation_texts_and_extra_attributes() {
         )
     );
 }
+
+/// Virtual requests run at once in the socket's task and are spawned only when the action has to wait:
+/// one that waits neither holds up the socket's next request nor is lost, and answers once it can.
+#[tokio::test]
+async fn an_action_that_waits_answers_later_without_holding_up_the_socket() {
+    use axum::routing::get;
+    use std::sync::Arc;
+    use tokio::sync::Notify;
+    let gate = Arc::new(Notify::new());
+    let (wait_gate, release_gate) = (gate.clone(), gate);
+    let app = axum::Router::new()
+        .route(
+            "/wait",
+            get(move || async move {
+                wait_gate.notified().await;
+                sails_io_stub::Res::new().send("waited")
+            }),
+        )
+        .route(
+            "/release",
+            get(move || async move {
+                release_gate.notify_one();
+                sails_io_stub::Res::new().send("released")
+            }),
+        );
+    let server = sails_io_stub::Builder::new().host("127.0.0.1").port(0).app(app).start().await.unwrap();
+    for eio in ["3", "4"] {
+        let mut c = Client::connect(&server, eio).await;
+        c.send(r#"421["get",{"method":"get","headers":{},"data":{},"url":"/wait"}]"#).await;
+        // Nothing comes back while the action waits.
+        assert_eq!(c.next(Duration::from_millis(200)).await, None);
+        c.send(r#"422["get",{"method":"get","headers":{},"data":{},"url":"/release"}]"#).await;
+        let first = c.wait_ack(2).await;
+        assert_eq!(first["body"], "released");
+        let second = c.wait_ack(1).await;
+        assert_eq!((second["body"].clone(), second["statusCode"].clone()), (json!("waited"), json!(200)));
+    }
+}
