@@ -98,7 +98,15 @@ function createIo(env) {
     this.body = r.body;
     this.headers = r.headers || {};
     this.statusCode = (typeof r.statusCode === 'undefined') ? 200 : r.statusCode;
-    if (typeof r.error === 'string') this.error = new Error(r.error);
+    if (typeof r.error === 'string') {
+      this.error = new Error(r.error);
+    } else if (this.statusCode < 200 || this.statusCode >= 400) {
+      // sails.io.js's message, with the body as this JWR holds it (a Buffer in node, an ArrayBuffer in
+      // browsers, as sails.io.js receives them).
+      this.error = new Error(this.statusCode === 0 ? 'The socket request failed.'
+        : 'Server responded with a ' + this.statusCode + ' status code:\n```\n' +
+          JSON.stringify(this.body, null, 2) + '\n```');
+    }
   }
   JWR.prototype.toString = function () {
     return '[ResponseFromSails]' + '  -- Status: ' + this.statusCode + '  -- Headers: ' + this.headers +

@@ -403,7 +403,7 @@ fn payload_to_js(p: &Payload) -> JsValue {
     }
 }
 
-/// `{body, headers, statusCode, error?, binary?}` for a JWR; `{kind, message, details?, status?}` for a
+/// `{body, headers, statusCode, binary?}` for a JWR; `{kind, message, details?, status?}` for a
 /// request that ended without one.
 fn result_to_js(result: &Result<Jwr, Error>) -> JsValue {
     let obj = Object::new();
@@ -416,10 +416,8 @@ fn result_to_js(result: &Result<Jwr, Error>) -> JsValue {
                 }
             }
             set(&obj, "headers", &json_to_js(&jwr.headers_json()));
+            // The JS layer's JWR builds sails.io.js's error for an error status itself.
             set(&obj, "statusCode", &JsValue::from(jwr.status_code));
-            if jwr.is_error() {
-                set(&obj, "error", &JsValue::from_str(&jwr.error_message()));
-            }
         }
         Err(e) => {
             set(&obj, "kind", &JsValue::from_str(options::error_kind(e)));
