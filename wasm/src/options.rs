@@ -125,23 +125,24 @@ pub fn prepare(s: Settings) -> Result<Prepared, Error> {
 /// Splits `scheme://authority/path?query#fragment` into scheme, authority and path. (The `url` crate's
 /// full parser is not used: its IDNA tables would be most of the wasm build; non-ASCII hosts are left to
 /// the WebSocket implementation, which converts them.) Written with byte searches: `str::split_once` with
-/// a `&str` pattern links a two-way string searcher (1.4 KB of the wasm build).
+/// a `&str` pattern links a two-way string searcher, and `char` patterns their own code.
 pub fn split_url(url: &str) -> Result<(&str, &str, &str), Error> {
     let invalid =
         || Error::InvalidRequest(format!("invalid url {} (expected e.g. http://localhost:1337)", quoted(url)));
-    let url = url.trim();
-    let colon = url.find(':').ok_or_else(invalid)?;
-    let (scheme, rest) = (&url[..colon], &url[colon + 1..]);
-    let rest = rest.strip_prefix("//").ok_or_else(invalid)?;
+    let url = url.trim_ascii();
+    // Byte positions: the separators are ASCII, and searching bytes links no `char` pattern code.
+    let find = |s: &str, stops: &[u8]| s.bytes().position(|b| stops.contains(&b)).unwrap_or(s.len());
+    let colon = find(url, b":");
+    let scheme = &url[..colon];
+    let rest = url[colon..].strip_prefix("://").ok_or_else(invalid)?;
     if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) {
         return Err(invalid());
     }
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
+    let (authority, tail) = rest.split_at(find(rest, b"/?#"));
     if authority.is_empty() {
         return Err(invalid());
     }
-    let path = &tail[..tail.find(['?', '#']).unwrap_or(tail.len())];
+    let path = &tail[..find(tail, b"?#")];
     Ok((scheme, authority, path))
 }
 
