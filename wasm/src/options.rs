@@ -1,5 +1,5 @@
-//! Turning what the JS layer hands over (JSON text) into the core's types. Pure Rust, so it is tested on
-//! the host as well as in wasm.
+//! Turning what the JS layer hands over (the socket settings, request arguments as JSON text) into the
+//! core's types. Pure Rust, so it is tested on the host as well as in wasm.
 
 use std::time::Duration;
 
