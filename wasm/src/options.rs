@@ -130,7 +130,6 @@ pub fn split_url(url: &str) -> Result<(&str, &str, &str), Error> {
     let invalid =
         || Error::InvalidRequest(format!("invalid url {} (expected e.g. http://localhost:1337)", quoted(url)));
     let url = url.trim_ascii();
-    // Byte positions: the separators are ASCII, and searching bytes links no `char` pattern code.
     let find = |s: &str, stops: &[u8]| s.bytes().position(|b| stops.contains(&b)).unwrap_or(s.len());
     let colon = find(url, b":");
     let scheme = &url[..colon];
