@@ -5,3 +5,5 @@ pub mod json;
 pub mod payload;
 pub mod sails;
 pub mod socket_io;
+#[cfg(feature = "serde_json")]
+mod usual_jwr;
