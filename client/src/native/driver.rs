@@ -132,10 +132,13 @@ impl Driver {
     /// Takes the commands and frames that are already waiting, without blocking, so that one write and
     /// one flush carry many requests when the user pipelines them and many responses are processed per
     /// wake-up. Bounded, so that timers and a busy peer cannot starve each other. The transport is polled
-    /// only when it was what woke the driver (a poll costs a read attempt; the `select!` of the next turn
-    /// polls it anyway).
+    /// only when it was what woke the driver and requests are still waiting for answers (a poll costs a
+    /// read attempt, which after the answer to a lone request finds nothing; the `select!` of the next
+    /// turn polls it anyway, so frames that come without a request, such as server events, are only read
+    /// one per turn instead of in a batch).
     fn take_ready_inputs(&mut self, poll_transport: bool) {
         for _ in 0..MAX_READY_INPUTS {
+            let poll_transport = poll_transport && self.conn.in_flight_len() > 0;
             let mut progressed = false;
             if let Ok(command) = self.commands.try_recv() {
                 self.handle_command(command);
