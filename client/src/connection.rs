@@ -593,16 +593,12 @@ impl Connection {
                 }
             }
             PacketType::Message => match packet.data {
-                PacketData::Text(text) => {
-                    if self.took_usual_answer(&text) {
-                        return;
-                    }
-                    match self.decoder.decode_text(&text) {
-                        Ok(Some(p)) => self.handle_sio(p, now),
-                        Ok(None) => {}
-                        Err(e) => self.lose_transport(DisconnectReason::ProtocolError(e), true, now),
-                    }
-                }
+                PacketData::Text(text) if self.took_usual_answer(&text) => {}
+                PacketData::Text(text) => match self.decoder.decode_text(&text) {
+                    Ok(Some(p)) => self.handle_sio(p, now),
+                    Ok(None) => {}
+                    Err(e) => self.lose_transport(DisconnectReason::ProtocolError(e), true, now),
+                },
                 PacketData::Binary(bytes) => match self.decoder.decode_binary(bytes) {
                     Ok(Some(p)) => self.handle_sio(p, now),
                     Ok(None) => {}
@@ -614,15 +610,14 @@ impl Connection {
     }
 
     /// The usual answer to a request, `3<id>[{"body":…,"headers":…,"statusCode":…}]`, read without
-    /// decoding it as a general packet first ([`Jwr::from_usual_ack_args`]); what the general path does
+    /// decoding it as a general packet first ([`Jwr::from_usual_ack_packet`]); what the general path does
     /// with an ACK packet then happens here: the request in flight ends, an unknown id is dropped. False
     /// when the text is anything else, for the general path.
     fn took_usual_answer(&mut self, text: &str) -> bool {
         if self.state != State::Connected || self.decoder.is_reconstructing() {
             return false;
         }
-        let Some((ack, args)) = socket_io::plain_ack(text) else { return false };
-        let Some(jwr) = Jwr::from_usual_ack_args(args) else { return false };
+        let Some((ack, jwr)) = Jwr::from_usual_ack_packet(text) else { return false };
         if let Some(id) = self.in_flight.remove(ack) {
             self.finish(id, Ok(jwr));
         }

@@ -293,19 +293,20 @@ impl Jwr {
         Ok(jwr)
     }
 
-    /// Reads an ack's argument list (JSON text) when it is the usual answer, one object with nothing but
-    /// `body`, `headers` and `statusCode`, without building it as a JSON value first; `None` for anything
-    /// else, which [`from_ack_args`](Self::from_ack_args) then reads from the decoded packet. The result is
-    /// the same either way; this is only faster. Without `serde_json` there is no such reading.
+    /// Reads an ACK packet's text when it is the usual answer to a request, `3<id>[{…}]` with one object
+    /// holding nothing but `body`, `headers` and `statusCode`, without decoding it as a general packet
+    /// and a JSON value first: its ack id and the JWR. `None` for anything else, which the Socket.IO
+    /// decoder and [`from_ack_args`](Self::from_ack_args) then read; the result is the same either way,
+    /// this is only faster.
     #[cfg(feature = "serde_json")]
-    pub(crate) fn from_usual_ack_args(args: &str) -> Option<Jwr> {
-        super::usual_jwr::read(args)
+    pub(crate) fn from_usual_ack_packet(text: &str) -> Option<(u64, Jwr)> {
+        super::usual_jwr::read_packet(text)
     }
 
-    /// Reads an ack's argument list when it is the usual answer; without `serde_json` there is no such
-    /// reading, and every ack takes the general path.
+    /// Without `serde_json` there is no such reading (and no code for it in the WebAssembly package):
+    /// every ack takes the general path.
     #[cfg(not(feature = "serde_json"))]
-    pub(crate) fn from_usual_ack_args(_args: &str) -> Option<Jwr> {
+    pub(crate) fn from_usual_ack_packet(_text: &str) -> Option<(u64, Jwr)> {
         None
     }
 

@@ -310,18 +310,6 @@ impl Decoder {
     }
 }
 
-/// An ACK packet on `/` without attachments, `3<id>[…]`: its ack id and the text of its argument list
-/// (not parsed). `None` for any other packet, and for an id the general decoder rejects.
-pub(crate) fn plain_ack(text: &str) -> Option<(u64, &str)> {
-    let rest = text.strip_prefix('3')?;
-    let digits_end = rest.bytes().position(|b| !b.is_ascii_digit())?;
-    if digits_end == 0 || rest.as_bytes()[digits_end] != b'[' {
-        return None;
-    }
-    let id = rest[..digits_end].parse::<u64>().ok().filter(|&n| n <= MAX_ACK_ID)?;
-    Some((id, &rest[digits_end..]))
-}
-
 struct Header {
     kind: PacketKind,
     attachments: Option<usize>,

@@ -16,9 +16,28 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAcces
 use super::json;
 use super::payload::Payload;
 use super::sails::Jwr;
+use super::socket_io::MAX_ACK_ID;
+
+/// Reads an ACK packet's text in the usual shape: its ack id and the JWR; `None` for anything else.
+pub(crate) fn read_packet(text: &str) -> Option<(u64, Jwr)> {
+    let (ack, args) = plain_ack(text)?;
+    Some((ack, read(args)?))
+}
+
+/// An ACK packet on `/` without attachments, `3<id>[…]`: its ack id and the text of its argument list
+/// (not parsed). `None` for any other packet, and for an id the general decoder rejects.
+fn plain_ack(text: &str) -> Option<(u64, &str)> {
+    let rest = text.strip_prefix('3')?;
+    let digits_end = rest.bytes().position(|b| !b.is_ascii_digit())?;
+    if digits_end == 0 || rest.as_bytes()[digits_end] != b'[' {
+        return None;
+    }
+    let id = rest[..digits_end].parse::<u64>().ok().filter(|&n| n <= MAX_ACK_ID)?;
+    Some((id, &rest[digits_end..]))
+}
 
 /// Reads an ack's argument list in the usual shape; `None` for anything else.
-pub(crate) fn read(args: &str) -> Option<Jwr> {
+fn read(args: &str) -> Option<Jwr> {
     serde_json::from_str::<Args>(args).ok().map(|args| args.0)
 }
 
@@ -165,6 +184,23 @@ mod tests {
         }
     }
 
+    #[test]
+    fn takes_only_plain_ack_packets() {
+        assert_eq!(read_packet(r#"37[{"statusCode":204}]"#).map(|(id, j)| (id, j.status_code)), Some((7, 204)));
+        for packet in [
+            r#"3[{"statusCode":200}]"#,
+            r#"3/admin,7[{"statusCode":200}]"#,
+            r#"37 [{"statusCode":200}]"#,
+            r#"61-7[{"body":{"_placeholder":true,"num":0}}]"#,
+            r#"27[{"statusCode":200}]"#,
+            r#"39007199254740992[{"statusCode":200}]"#,
+            "37",
+        ] {
+            assert!(read_packet(packet).is_none(), "{packet}");
+        }
+        assert_eq!(read_packet("39007199254740991[{}]").map(|(id, _)| id), Some(MAX_ACK_ID));
+    }
+
     /// A JSON value as text, of the kinds a JWR's parts can hold.
     fn value() -> impl Strategy<Value = String> {
         let leaf = prop_oneof![
@@ -217,7 +253,7 @@ mod tests {
         let usual = (0..1000)
             .filter(|_| {
                 let packet = strategy.new_tree(&mut runner).unwrap().current();
-                read(&packet[packet.find('[').unwrap()..]).is_some()
+                read_packet(&packet).is_some()
             })
             .count();
         assert!(usual >= 150, "{usual} of 1000");
@@ -227,10 +263,9 @@ mod tests {
         /// Whatever the usual reading takes, the general path reads the same.
         #[test]
         fn the_usual_reading_agrees_with_the_general_path(packet in ack_packet()) {
-            let args = &packet[packet.find('[').unwrap()..];
-            if let Some(fast) = read(args) {
+            if let Some((ack, fast)) = read_packet(&packet) {
                 let (id, general) = general(&packet);
-                prop_assert_eq!(id, packet[1..packet.find('[').unwrap()].parse().ok());
+                prop_assert_eq!(id, Some(ack));
                 prop_assert_eq!(general, Ok(fast), "{}", packet);
             }
         }
