@@ -559,7 +559,8 @@ impl<'de> serde::Deserialize<'de> for Message {
                         Key::Url => once(&mut url, map.next_value::<String>()?)?,
                         Key::Headers => once(&mut headers, map.next_value::<Option<Map<String, Value>>>()?)?,
                         Key::Data => once(&mut data, map.next_value::<Option<Value>>()?)?,
-                        Key::Params => once(&mut params, map.next_value::<Option<Value>>()?)?,
+                        // `null` stays `Some(Null)`, as `Message::from_value` keeps it.
+                        Key::Params => once(&mut params, map.next_value::<Value>()?)?,
                         Key::Other => {
                             map.next_value::<IgnoredAny>()?;
                         }
@@ -567,7 +568,7 @@ impl<'de> serde::Deserialize<'de> for Message {
                 }
                 let url = url.ok_or_else(|| A::Error::missing_field("url"))?;
                 let data = data.flatten().unwrap_or(Value::Null);
-                Ok(Message { url, headers: headers.flatten(), data, params: params.flatten() })
+                Ok(Message { url, headers: headers.flatten(), data, params })
             }
         }
         d.deserialize_map(Fields)
@@ -740,6 +741,14 @@ mod tests {
                 prop_assert_eq!(fast, general);
             }
         }
+    }
+
+    /// Found by the property above: `"params":null` read as no params by the usual reading.
+    #[test]
+    fn the_usual_reading_keeps_null_params() {
+        let ev = RawEvent { text: r#"["get",{"url":"/","params":null}]"#.into(), bins: Vec::new(), ack_id: Some(1) };
+        let UsualEvent(_, msg) = UsualEvent::read(&ev).expect("the usual shape");
+        assert_eq!(msg.params, Some(Value::Null));
     }
 
     #[test]
