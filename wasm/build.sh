@@ -39,6 +39,8 @@ if [ ! -x "$here/tools/node_modules/.bin/wasm-opt" ] || [ ! -d "$here/tools/node
   (cd "$here/tools" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 wasm_opt=$here/tools/node_modules/.bin/wasm-opt
+# What wasm-bindgen's output uses (rustc's wasm32 defaults).
+wasm_features="--enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-multivalue"
 
 # Size: by default the standard library is rebuilt with nightly's -Zbuild-std for size
 # (`optimize_for_size`), with panics as immediate traps (`-Cpanic=immediate-abort`: no panic messages,
@@ -84,8 +86,7 @@ for target in nodejs web bundler; do
   wasm-bindgen --target "$target" --out-dir "$out" --out-name "$crate" --no-typescript "$wasm"
   # --flatten --rereloop before -Oz, and -Oz until nothing changes: 0.9 % smaller gzipped than one -Oz
   # (about 400 B) for ~5 s more per target.
-  "$wasm_opt" --flatten --rereloop -Oz -Oz --converge --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-mutable-globals --enable-multivalue --strip-debug --strip-producers \
+  "$wasm_opt" --flatten --rereloop -Oz -Oz --converge $wasm_features --strip-debug --strip-producers \
     "$out/${crate}_bg.wasm" -o "$out/${crate}_bg.wasm"
   case $target in
     nodejs) entry=node.js; type=commonjs ;;
@@ -98,9 +99,15 @@ for target in nodejs web bundler; do
   cp "$here/js/types.d.ts" "$out/types.d.ts"
   cp "$here/js/${entry%.js}.d.ts" "$out/index.d.ts"
   printf '{ "type": "%s", "sideEffects": true }\n' "$type" > "$out/package.json"
-  # What a browser downloads as is: the web build's JS is minified (terser, tools/minify.mjs). The node
-  # build stays readable, and bundlers minify the bundler build themselves.
+  # What a browser downloads as is: the web build's wasm imports and exports get one- or two-letter
+  # names, in the .wasm and its glue (tools/short-names.mjs; wasm-bindgen's names are 3 KB), and its JS
+  # is minified (terser, tools/minify.mjs). The node build stays readable, and bundlers minify the
+  # bundler build themselves (its glue imports the .wasm as an ES module by its export names).
   if [ "$target" = web ]; then
+    "$wasm_opt" --minify-imports-and-exports-and-modules $wasm_features \
+      "$out/${crate}_bg.wasm" -o "$out/${crate}_bg.wasm" > "$out/names.json"
+    node "$here/tools/short-names.mjs" "$out/names.json" "$out/${crate}_bg.wasm" "$out/$crate.js"
+    rm "$out/names.json"
     node "$here/tools/minify.mjs" "$out/$crate.js" "$out/index.js"
   fi
 done
