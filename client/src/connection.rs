@@ -836,7 +836,8 @@ impl Connection {
 
     /// Ends the given requests (already removed from the queue / ack table) in request order.
     fn end_all(&mut self, mut ids: Vec<RequestId>, error: impl Fn() -> Error) {
-        ids.sort();
+        // Unstable is enough (ids are unique) and is less code than the stable merge sort.
+        ids.sort_unstable();
         for id in ids {
             self.end(id, Err(error()));
         }
