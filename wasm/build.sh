@@ -104,7 +104,7 @@ for target in nodejs web bundler; do
   # is minified (terser, tools/minify.mjs). The node build stays readable, and bundlers minify the
   # bundler build themselves (its glue imports the .wasm as an ES module by its export names).
   if [ "$target" = web ]; then
-    "$wasm_opt" --minify-imports-and-exports-and-modules $wasm_features \
+    "$wasm_opt" --minify-imports-and-exports-and-modules -Oz $wasm_features \
       "$out/${crate}_bg.wasm" -o "$out/${crate}_bg.wasm" > "$out/names.json"
     node "$here/tools/short-names.mjs" "$out/names.json" "$out/${crate}_bg.wasm" "$out/$crate.js"
     rm "$out/names.json"
