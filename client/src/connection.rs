@@ -60,7 +60,8 @@ use crate::protocol::payload::Payload;
 use crate::protocol::sails::{Jwr, Request};
 use crate::protocol::socket_io::{self, Decoder, Packet as SioPacket, PacketKind};
 
-/// Identifies a request for its whole life (queued, in flight, answered). Not the wire ack id.
+/// Identifies a request for its whole life (queued, in flight, answered). Ids count up from 0 for the
+/// connection's whole life, reconnections included; a sent request's ack id on the wire is its id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(pub u64);
 
@@ -274,7 +275,8 @@ struct Heartbeat {
 #[derive(Debug)]
 struct Tracked {
     deadline: Option<Instant>,
-    ack_id: Option<u64>,
+    /// Sent and waiting for its ack, whose wire id is the request's id.
+    in_flight: bool,
 }
 
 /// The sans-IO state machine of one Sails socket. See the [module documentation](self).
@@ -291,11 +293,10 @@ pub struct Connection {
     attempts: u32,
     rng: SplitMix64,
     next_request: u64,
-    next_ack: u64,
     queue: VecDeque<(RequestId, Request)>,
     tracked: SortedMap<RequestId, Tracked>,
-    /// By wire ack id.
-    in_flight: SortedMap<u64, RequestId>,
+    /// How many of the tracked requests are in flight.
+    in_flight: usize,
     /// Request deadlines, earliest first.
     deadlines: SortedMap<(Instant, RequestId), ()>,
     transmits: VecDeque<Transmit>,
@@ -318,10 +319,9 @@ impl Connection {
             attempts: 0,
             rng,
             next_request: 0,
-            next_ack: 0,
             queue: VecDeque::new(),
             tracked: SortedMap::default(),
-            in_flight: SortedMap::default(),
+            in_flight: 0,
             deadlines: SortedMap::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -365,7 +365,7 @@ impl Connection {
 
     /// Requests sent and waiting for their ack.
     pub fn in_flight_len(&self) -> usize {
-        self.in_flight.len()
+        self.in_flight
     }
 
     /// Starts connecting (a no-op while connecting or connected). A pending automatic reconnection is
@@ -417,7 +417,7 @@ impl Connection {
         if let Some(d) = deadline {
             self.deadlines.insert((d, id), ());
         }
-        self.tracked.insert(id, Tracked { deadline, ack_id: None });
+        self.tracked.insert(id, Tracked { deadline, in_flight: false });
         if self.state == State::Connected {
             self.send_request(id, request);
         } else {
@@ -618,7 +618,7 @@ impl Connection {
             return false;
         }
         let Some((ack, jwr)) = Jwr::from_usual_ack_packet(text) else { return false };
-        if let Some(id) = self.in_flight.remove(ack) {
+        if let Some(id) = self.in_flight_with(ack) {
             self.finish(id, Ok(jwr));
         }
         true
@@ -684,7 +684,7 @@ impl Connection {
             }
             PacketKind::Ack if self.state == State::Connected => {
                 // Unknown ids (late acks for requests that already ended) are dropped.
-                if let Some(id) = packet.id.and_then(|ack| self.in_flight.remove(ack)) {
+                if let Some(id) = packet.id.and_then(|ack| self.in_flight_with(ack)) {
                     let result = Jwr::from_ack_args(packet.into_args());
                     self.finish(id, result);
                 }
@@ -769,7 +769,7 @@ impl Connection {
         let is_final = reason.is_final();
         // As in sails.io.js: the disconnect event first, then the in-flight callbacks fail.
         self.events.push_back(Event::Disconnected { reason });
-        let in_flight: Vec<RequestId> = self.in_flight.drain().map(|(_, id)| id).collect();
+        let in_flight = self.take_in_flight();
         self.end_all(in_flight, || Error::Disconnected);
         if is_final {
             self.state = State::Idle;
@@ -796,8 +796,9 @@ impl Connection {
     }
 
     fn send_request(&mut self, id: RequestId, request: Request) {
-        let ack_id = self.next_ack;
-        self.next_ack += 1;
+        // The ack id is the request's id: unique for the connection's whole life, as socket.io-client's
+        // ids are (they are not reset on reconnection either), and no second table to keep.
+        let ack_id = id.0;
         match request.event_text(ack_id, &self.config.headers) {
             Some(text) => self.send_eio(EioPacket::message(text)),
             None => {
@@ -806,20 +807,18 @@ impl Connection {
                 self.send_sio(&SioPacket::event(method.as_str(), [envelope], Some(ack_id)));
             }
         }
-        self.in_flight.insert(ack_id, id);
         if let Some(t) = self.tracked.get_mut(id) {
-            t.ack_id = Some(ack_id);
+            t.in_flight = true;
+            self.in_flight += 1;
         }
     }
 
     /// Ends a request once: removes it from the queue or the ack table, then [`end`](Self::end)s it.
     fn finish(&mut self, id: RequestId, result: Result<Jwr, Error>) {
-        match self.tracked.get(id).map(|t| t.ack_id) {
+        match self.tracked.get(id).map(|t| t.in_flight) {
             None => return,
-            Some(Some(ack)) => {
-                self.in_flight.remove(ack);
-            }
-            Some(None) => self.queue.retain(|(q, _)| *q != id),
+            Some(true) => self.in_flight -= 1,
+            Some(false) => self.queue.retain(|(q, _)| *q != id),
         }
         self.end(id, result);
     }
@@ -845,13 +844,33 @@ impl Connection {
 
     /// Ends every request, in flight or queued.
     fn end_pending(&mut self, error: impl Fn() -> Error) {
-        let in_flight = self.in_flight.drain().map(|(_, id)| id).collect();
+        let in_flight = self.take_in_flight();
         let ids = self.take_queued(in_flight);
         self.end_all(ids, error);
     }
 
     /// Empties the queue, adding the ids of its requests to `ids`. (Popped one by one: a `VecDeque`
     /// drain's drop code is 1 KB of the WebAssembly build, and the queue is popped anyway.)
+    /// The request in flight that an ack with this wire id answers, if any (late acks for requests that
+    /// already ended, and ids never sent, have none).
+    fn in_flight_with(&self, ack: u64) -> Option<RequestId> {
+        let id = RequestId(ack);
+        self.tracked.get(id).is_some_and(|t| t.in_flight).then_some(id)
+    }
+
+    /// The requests in flight, in request order, marked as no longer in flight (they stay tracked until
+    /// they are [`end`](Self::end)ed).
+    fn take_in_flight(&mut self) -> Vec<RequestId> {
+        let mut ids = Vec::with_capacity(self.in_flight);
+        for (&id, tracked) in self.tracked.iter_mut() {
+            if std::mem::take(&mut tracked.in_flight) {
+                ids.push(id);
+            }
+        }
+        self.in_flight = 0;
+        ids
+    }
+
     fn take_queued(&mut self, mut ids: Vec<RequestId>) -> Vec<RequestId> {
         ids.reserve(self.queue.len());
         while let Some((id, _)) = self.queue.pop_front() {
@@ -918,12 +937,8 @@ impl<K: Ord + Copy, V> SortedMap<K, V> {
         self.0.remove(i).map(|(_, v)| v)
     }
 
-    fn drain(&mut self) -> impl Iterator<Item = (K, V)> + '_ {
-        self.0.drain(..)
-    }
-
-    fn len(&self) -> usize {
-        self.0.len()
+    fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> + '_ {
+        self.0.iter_mut().map(|(k, v)| (&*k, v))
     }
 
     fn first_key(&self) -> Option<K> {

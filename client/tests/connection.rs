@@ -195,7 +195,8 @@ fn cancelled_requests_end_once_and_a_queued_one_is_never_sent() {
     p.conn.cancel(ids[0]);
     assert_eq!(responses(&p.events()), [(ids[0], Err(Error::Cancelled))]);
     assert_eq!(p.conn.in_flight_len(), 1);
-    p.server(r#"430[{"body":"a","statusCode":200}]"#).server(r#"431[{"body":"c","statusCode":200}]"#);
+    // (A request's ack id is its id: /c, the third request, is 432 on the wire.)
+    p.server(r#"430[{"body":"a","statusCode":200}]"#).server(r#"432[{"body":"c","statusCode":200}]"#);
     assert_eq!(responses(&p.events()), [(ids[2], Ok(200))]);
     // Cancelling a request that already ended does nothing.
     p.conn.cancel(ids[0]);
@@ -560,7 +561,7 @@ fn a_socket_that_gives_up_connecting_ends_its_queued_requests_with_the_error() {
     assert!(p.events().is_empty());
     p.conn.connect(p.now);
     p.server(OPEN).server("40");
-    assert_eq!(p.sent(), ["OPEN", &hello_frame(0).replace("/hello", "/c")]);
+    assert_eq!(p.sent(), ["OPEN", &hello_frame(later.0).replace("/hello", "/c")]);
     assert!(responses(&p.events()).is_empty(), "{later:?} is in flight");
 
     // Reconnection on: queued requests wait through failed attempts, and end with the last attempt's
