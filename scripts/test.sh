@@ -23,8 +23,8 @@ cargo check -p sails-io --target wasm32-unknown-unknown
 step "the core's unit tests as the wasm package builds it (no default features: JSON as text, no long-polling)"
 cargo test -p sails-io --lib --no-default-features
 
-step "no Debug formatting in what the wasm build compiles (it is built with -Zfmt-debug=none)"
-scripts/check-wasm-debug-fmt.sh
+step "no Debug formatting and no format!/write! in what the wasm build compiles"
+scripts/check-wasm-fmt.sh
 
 step "node packages of the real peers (real Sails app, real sails.io.js) from their lockfiles"
 tests/interop/ensure-deps.sh tests/interop/sails-app tests/interop/clients

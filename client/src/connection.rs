@@ -180,8 +180,11 @@ impl DisconnectReason {
 impl fmt::Display for DisconnectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DisconnectReason::TransportError(e) => write!(f, "transport error: {e}"),
-            DisconnectReason::ProtocolError(e) => write!(f, "parse error: {e}"),
+            DisconnectReason::TransportError(e) => crate::error::write_pieces(f, &["transport error: ", e]),
+            DisconnectReason::ProtocolError(e) => {
+                f.write_str("parse error: ")?;
+                fmt::Display::fmt(e, f)
+            }
             other => f.write_str(other.as_str()),
         }
     }
@@ -577,7 +580,7 @@ impl Connection {
         match packet.kind {
             PacketType::Open => self.handle_open(packet, now),
             _ if self.state == State::Opening => {
-                let e = ProtocolError::eio(format!("expected the open packet, got {}", packet.kind.name()));
+                let e = ProtocolError::eio(["expected the open packet, got ", packet.kind.name()].concat());
                 self.connect_failed(e.into(), true, now);
             }
             PacketType::Close => self.lose_transport(DisconnectReason::TransportClose, true, now),
@@ -690,7 +693,7 @@ impl Connection {
                 }
             }
             kind => {
-                let e = ProtocolError::Unexpected(format!("{} packet while {}", kind.name(), self.state.name()));
+                let e = ProtocolError::Unexpected([kind.name(), " packet while ", self.state.name()].concat());
                 if self.state == State::Connected {
                     self.lose_transport(DisconnectReason::ProtocolError(e), true, now);
                 } else {

@@ -26,6 +26,7 @@
 pub mod connection;
 mod error;
 pub mod protocol;
+mod text;
 
 // The one place that decides native vs wasm: the browser build uses the `sails-io-wasm` crate instead.
 // The native client works with `serde_json::Value`s and speaks long-polling too, so it needs the

@@ -74,7 +74,7 @@ fn object_entries(json: &str, what: &str) -> Result<Vec<(String, Json)>, Error> 
     Json::parse(json)
         .ok()
         .and_then(|v| v.entries())
-        .ok_or_else(|| Error::InvalidRequest(format!("invalid `{what}`: expected a JSON object")))
+        .ok_or_else(|| Error::InvalidRequest(["invalid `", what, "`: expected a JSON object"].concat()))
 }
 
 /// Checks the settings and builds the configuration and handshake URL.
@@ -88,7 +88,9 @@ pub fn prepare(s: Settings) -> Result<Prepared, Error> {
     let eio = match s.eio.as_deref() {
         None | Some("3") => EioVersion::V3,
         Some("4") => EioVersion::V4,
-        Some(other) => return Err(Error::InvalidRequest(format!("unsupported `eio` {} (use 3 or 4)", quoted(other)))),
+        Some(other) => {
+            return Err(Error::InvalidRequest(["unsupported `eio` ", &quoted(other), " (use 3 or 4)"].concat()))
+        }
     };
     let sdk = SdkInfo {
         version: SDK_PROTOCOL_VERSION.into(),
@@ -128,7 +130,7 @@ pub fn prepare(s: Settings) -> Result<Prepared, Error> {
 /// a `&str` pattern links a two-way string searcher, and `char` patterns their own code.
 pub fn split_url(url: &str) -> Result<(&str, &str, &str), Error> {
     let invalid =
-        || Error::InvalidRequest(format!("invalid url {} (expected e.g. http://localhost:1337)", quoted(url)));
+        || Error::InvalidRequest(["invalid url ", &quoted(url), " (expected e.g. http://localhost:1337)"].concat());
     let url = url.trim_ascii();
     let find = |s: &str, stops: &[u8]| s.bytes().position(|b| stops.contains(&b)).unwrap_or(s.len());
     let colon = find(url, b":");
@@ -158,7 +160,7 @@ pub fn request(
     attachments: &[Vec<u8>],
 ) -> Result<Request, Error> {
     let method: Method = method.parse()?;
-    let bad = |what: &str, e: String| Error::InvalidRequest(format!("invalid `{what}`: {e}"));
+    let bad = |what: &str, e: String| Error::InvalidRequest(["invalid `", what, "`: ", &e].concat());
     let header_entries = match headers_json {
         "" => Vec::new(),
         json => object_entries(json, "headers")?,

@@ -185,14 +185,14 @@ impl OpenPacket {
     /// derive's: `sid`, `pingInterval` and `pingTimeout` are required, `upgrades` (strings) defaults to
     /// none, `maxPayload` may be absent or null, other fields are ignored.
     pub fn parse(json: &str) -> Result<Self, ProtocolError> {
-        let invalid = |what: &str| ProtocolError::eio(format!("invalid open packet: {what}"));
+        let invalid = |what: &str| ProtocolError::eio(["invalid open packet: ", what].concat());
         let obj = Json::parse(json).map_err(|e| invalid(&e))?;
         if !obj.is_object() {
             return Err(invalid("expected a JSON object"));
         }
         let uint = |key: &str| match obj.member(key) {
-            None => Err(invalid(&format!("missing field `{key}`"))),
-            Some(v) => v.as_u64().ok_or_else(|| invalid(&format!("`{key}` is not a non-negative integer"))),
+            None => Err(invalid(&["missing field `", key, "`"].concat())),
+            Some(v) => v.as_u64().ok_or_else(|| invalid(&["`", key, "` is not a non-negative integer"].concat())),
         };
         let sid = match obj.member("sid") {
             Some(sid) => sid.string_value().ok_or_else(|| invalid("`sid` is not a string"))?.into_owned(),
@@ -307,8 +307,9 @@ pub fn decode_frame(frame: &Frame, version: EioVersion) -> Result<Packet, Protoc
         Frame::Binary(bytes) => match version {
             EioVersion::V3 => {
                 let (&code, rest) = bytes.split_first().ok_or_else(|| ProtocolError::eio("empty binary frame"))?;
-                let kind = PacketType::from_code(code)
-                    .ok_or_else(|| ProtocolError::eio(format!("unknown binary packet type {code}")))?;
+                let kind = PacketType::from_code(code).ok_or_else(|| {
+                    ProtocolError::eio(["unknown binary packet type ", &crate::text::decimal(code)].concat())
+                })?;
                 Ok(Packet { kind, data: PacketData::Binary(rest.to_vec()) })
             }
             EioVersion::V4 => Ok(Packet::binary(bytes.clone())),
@@ -324,7 +325,7 @@ fn decode_text_packet(text: &str, version: EioVersion) -> Result<Packet, Protoco
             EioVersion::V3 => {
                 let code = *rest.as_bytes().first().ok_or_else(|| ProtocolError::eio("empty base64 packet"))?;
                 let kind = PacketType::from_char(code)
-                    .ok_or_else(|| ProtocolError::eio(format!("unknown packet type {}", quoted(first_char(rest)))))?;
+                    .ok_or_else(|| ProtocolError::eio(["unknown packet type ", &quoted(first_char(rest))].concat()))?;
                 (kind, &rest[1..])
             }
             EioVersion::V4 => (PacketType::Message, rest),
@@ -333,7 +334,7 @@ fn decode_text_packet(text: &str, version: EioVersion) -> Result<Packet, Protoco
         return Ok(Packet { kind, data: PacketData::Binary(bytes) });
     }
     let kind = PacketType::from_char(first)
-        .ok_or_else(|| ProtocolError::eio(format!("unknown packet type {}", quoted(first_char(text)))))?;
+        .ok_or_else(|| ProtocolError::eio(["unknown packet type ", &quoted(first_char(text))].concat()))?;
     Ok(Packet::text(kind, &text[1..]))
 }
 

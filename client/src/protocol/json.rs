@@ -11,6 +11,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::text::decimal;
+
 /// A JSON value: [`serde_json::Value`] with the `serde_json` feature (the default), else [`RawJson`].
 #[cfg(feature = "serde_json")]
 pub type Json = serde_json::Value;
@@ -190,9 +192,9 @@ impl RawJson {
     pub fn parse(text: &str) -> Result<RawJson, String> {
         let b = text.as_bytes();
         let start = skip_ws(b, 0);
-        let end = value_end(b, start, 0).map_err(|(msg, at)| format!("{msg} at byte {at}"))?;
+        let end = value_end(b, start, 0).map_err(|(msg, at)| [msg, " at byte ", &decimal(at as u64)].concat())?;
         if skip_ws(b, end) != b.len() {
-            return Err(format!("trailing characters at byte {end}"));
+            return Err(["trailing characters at byte ", &decimal(end as u64)].concat());
         }
         Ok(RawJson(text[start..end].to_owned()))
     }
@@ -270,7 +272,7 @@ impl JsonExt for RawJson {
         RawJson("null".to_owned())
     }
     fn from_u64(n: u64) -> Self {
-        RawJson(n.to_string())
+        RawJson(decimal(n))
     }
     fn from_bool(b: bool) -> Self {
         RawJson(if b { "true" } else { "false" }.to_owned())

@@ -77,10 +77,14 @@ impl FromStr for Method {
     /// Parses a method name in any case (`GET`, `get`); methods Sails does not serve are refused.
     fn from_str(s: &str) -> Result<Self, Error> {
         Method::ALL.into_iter().find(|m| m.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
-            Error::InvalidRequest(format!(
-                "unsupported method {}: Sails serves get, post, put, patch, delete, options and head",
-                json::quoted(s)
-            ))
+            Error::InvalidRequest(
+                [
+                    "unsupported method ",
+                    &json::quoted(s),
+                    ": Sails serves get, post, put, patch, delete, options and head",
+                ]
+                .concat(),
+            )
         })
     }
 }
@@ -265,11 +269,8 @@ impl Jwr {
             }
             Payload::Object(entries) => entries,
             other => {
-                return Err(ProtocolError::InvalidResponse(format!(
-                    "expected a JWR object, got {}",
-                    other.to_json_lossy()
-                ))
-                .into())
+                let got = other.to_json_lossy().to_string();
+                return Err(ProtocolError::InvalidResponse(["expected a JWR object, got ", &got].concat()).into());
             }
         };
         let mut jwr = Jwr { body: None, headers: json::empty_map(), status_code: 200 };
@@ -284,7 +285,11 @@ impl Jwr {
                 "statusCode" => {
                     jwr.status_code =
                         value.as_json().and_then(|n| n.as_u64()).and_then(|n| u16::try_from(n).ok()).ok_or_else(
-                            || ProtocolError::InvalidResponse(format!("invalid statusCode {}", value.to_json_lossy())),
+                            || {
+                                ProtocolError::InvalidResponse(
+                                    ["invalid statusCode ", &value.to_json_lossy().to_string()].concat(),
+                                )
+                            },
                         )?;
                 }
                 _ => {}
@@ -373,7 +378,8 @@ impl Jwr {
             None => "undefined".to_owned(),
             Some(b) => b.to_json_lossy().pretty(),
         };
-        format!("Server responded with a {} status code:\n```\n{}\n```", self.status_code, body)
+        ["Server responded with a ", &crate::text::decimal(self.status_code), " status code:\n```\n", &body, "\n```"]
+            .concat()
     }
 
     /// The JWR as sails.io.js's `toPOJO()` writes it: `{"body":…,"headers":{…},"statusCode":N}`, without
@@ -424,9 +430,9 @@ impl ParseError {
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.message.is_empty(), self.details.is_empty()) {
-            (_, true) => write!(f, "{}", self.message),
-            (true, false) => write!(f, "{}", self.details),
-            (false, false) => write!(f, "{} {}", self.message, self.details),
+            (_, true) => f.write_str(&self.message),
+            (true, false) => f.write_str(&self.details),
+            (false, false) => crate::error::write_pieces(f, &[&self.message, " ", &self.details]),
         }
     }
 }
@@ -450,10 +456,15 @@ impl SdkInfo {
 
     /// `__sails_io_sdk_version=…&__sails_io_sdk_platform=…&__sails_io_sdk_language=…`.
     pub fn query(&self) -> String {
-        format!(
-            "__sails_io_sdk_version={}&__sails_io_sdk_platform={}&__sails_io_sdk_language={}",
-            self.version, self.platform, self.language
-        )
+        [
+            "__sails_io_sdk_version=",
+            &self.version,
+            "&__sails_io_sdk_platform=",
+            &self.platform,
+            "&__sails_io_sdk_language=",
+            &self.language,
+        ]
+        .concat()
     }
 }
 
@@ -472,11 +483,12 @@ pub fn handshake_url(
 ) -> Result<Url, Error> {
     let scheme = ws_scheme(base.scheme())?;
     if base.host_str().is_none_or(str::is_empty) {
-        return Err(Error::InvalidRequest(format!("the URL {base} has no host")));
+        return Err(Error::InvalidRequest(["the URL ", base.as_str(), " has no host"].concat()));
     }
     check_base_path(base.path())?;
     let mut url = base.clone();
-    url.set_scheme(scheme).map_err(|()| Error::InvalidRequest(format!("cannot use scheme {scheme} for {base}")))?;
+    url.set_scheme(scheme)
+        .map_err(|()| Error::InvalidRequest(["cannot use scheme ", scheme, " for ", base.as_str()].concat()))?;
     url.set_path(&engine_path(path));
     url.set_query(Some(&handshake_query(user_query, sdk, eio)));
     url.set_fragment(None);
@@ -500,20 +512,19 @@ pub fn handshake_url_from_parts(
 ) -> Result<String, Error> {
     let scheme = ws_scheme(&scheme.to_ascii_lowercase())?;
     if authority.is_empty() || authority.contains(['/', '?', '#', ' ']) {
-        return Err(Error::InvalidRequest(format!("invalid host {}", json::quoted(authority))));
+        return Err(Error::InvalidRequest(["invalid host ", &json::quoted(authority)].concat()));
     }
     check_base_path(base_path)?;
-    Ok(format!("{scheme}://{authority}{}?{}", engine_path(path), handshake_query(user_query, sdk, eio)))
+    Ok([scheme, "://", authority, &engine_path(path), "?", &handshake_query(user_query, sdk, eio)].concat())
 }
 
 fn ws_scheme(scheme: &str) -> Result<&'static str, Error> {
     match scheme {
         "http" | "ws" => Ok("ws"),
         "https" | "wss" => Ok("wss"),
-        other => Err(Error::InvalidRequest(format!(
-            "unsupported URL scheme {} (use http, https, ws or wss)",
-            json::quoted(other)
-        ))),
+        other => Err(Error::InvalidRequest(
+            ["unsupported URL scheme ", &json::quoted(other), " (use http, https, ws or wss)"].concat(),
+        )),
     }
 }
 
@@ -521,15 +532,19 @@ fn check_base_path(base_path: &str) -> Result<(), Error> {
     if matches!(base_path, "" | "/") {
         return Ok(());
     }
-    Err(Error::InvalidRequest(format!(
-        "the URL path {} would name a socket.io namespace; Sails only uses `/` (set the engine path with the `path` option)",
-        json::quoted(base_path)
-    )))
+    Err(Error::InvalidRequest(
+        [
+            "the URL path ",
+            &json::quoted(base_path),
+            " would name a socket.io namespace; Sails only uses `/` (set the engine path with the `path` option)",
+        ]
+        .concat(),
+    ))
 }
 
 /// The engine path with a leading and a trailing slash.
 fn engine_path(path: &str) -> String {
-    let mut engine_path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
+    let mut engine_path = if path.starts_with('/') { path.to_owned() } else { ["/", path].concat() };
     if !engine_path.ends_with('/') {
         engine_path.push('/');
     }

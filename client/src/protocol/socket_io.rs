@@ -193,7 +193,7 @@ pub fn encode(packet: &Packet) -> Encoded {
     let mut text = String::new();
     text.push(code);
     if binary && matches!(packet.kind, PacketKind::Event | PacketKind::Ack) {
-        text.push_str(&attachments.len().to_string());
+        crate::text::push_decimal(&mut text, attachments.len() as u64);
         text.push('-');
     }
     if !packet.nsp.is_empty() && packet.nsp != "/" {
@@ -201,7 +201,7 @@ pub fn encode(packet: &Packet) -> Encoded {
         text.push(',');
     }
     if let Some(id) = packet.id {
-        text.push_str(&id.to_string());
+        crate::text::push_decimal(&mut text, id);
     }
     if let Some(json) = json {
         text.push_str(&json.text());
@@ -216,7 +216,7 @@ pub(crate) fn encode_json_event(name: &str, id: Option<u64>, write_args: impl Fn
     let mut text = String::with_capacity(128);
     text.push('2');
     if let Some(id) = id {
-        text.push_str(&id.to_string());
+        crate::text::push_decimal(&mut text, id);
     }
     text.push('[');
     escape_into(&mut text, name);
@@ -328,7 +328,7 @@ fn parse_header(text: &str, max_attachments: usize) -> Result<Header, ProtocolEr
         Some(b'4') => (PacketKind::ConnectError, false),
         Some(b'5') => (PacketKind::Event, true),
         Some(b'6') => (PacketKind::Ack, true),
-        Some(_) => return Err(ProtocolError::sio(format!("unknown packet type {}", quoted(first_char(text))))),
+        Some(_) => return Err(ProtocolError::sio(["unknown packet type ", &quoted(first_char(text))].concat())),
         None => return Err(ProtocolError::sio("empty packet")),
     };
     let mut i = 1;
@@ -366,7 +366,7 @@ fn parse_header(text: &str, max_attachments: usize) -> Result<Header, ProtocolEr
     let json = if i < text.len() {
         let value = Json::parse(&text[i..]).map_err(ProtocolError::Json)?;
         if !payload_is_valid(kind, &value) {
-            return Err(ProtocolError::sio(format!("invalid payload for {}", kind.name())));
+            return Err(ProtocolError::sio(["invalid payload for ", kind.name()].concat()));
         }
         Some(value)
     } else {

@@ -7,10 +7,11 @@ use base64::Engine as _;
 use super::{decode_frame, decode_text_packet, encode_frame, EioVersion, Frame, Packet, PacketData, PacketType};
 use crate::error::ProtocolError;
 use crate::protocol::json::quoted;
+use crate::text::{decimal, push_decimal};
 
 /// Decodes the data of a base64 packet (`b4<base64>` in v3, `b<base64>` in v4).
 pub(super) fn decode_base64(b64: &str) -> Result<Vec<u8>, ProtocolError> {
-    BASE64.decode(b64).map_err(|e| ProtocolError::eio(format!("invalid base64: {e}")))
+    BASE64.decode(b64).map_err(|e| ProtocolError::eio(["invalid base64: ", &e.to_string()].concat()))
 }
 
 /// Encodes a packet as the text used inside polling payloads: `<type><text>`, or for binary data
@@ -22,12 +23,12 @@ fn encode_text_form(packet: &Packet, version: EioVersion) -> Result<String, Prot
             Frame::Binary(_) => unreachable!("text packets encode to text frames"),
         },
         PacketData::Binary(bytes) => match version {
-            EioVersion::V3 => Ok(format!("b{}{}", packet.kind.as_char(), BASE64.encode(bytes))),
+            EioVersion::V3 => Ok(["b", packet.kind.as_char().encode_utf8(&mut [0; 4]), &BASE64.encode(bytes)].concat()),
             EioVersion::V4 => {
                 if packet.kind != PacketType::Message {
                     return Err(ProtocolError::eio("engine.io v4 can only send binary message packets"));
                 }
-                Ok(format!("b{}", BASE64.encode(bytes)))
+                Ok(["b", &BASE64.encode(bytes)].concat())
             }
         },
     }
@@ -50,7 +51,7 @@ pub fn encode_payload(packets: &[Packet], version: EioVersion) -> Result<String,
             }
             for packet in packets {
                 let text = encode_text_form(packet, version)?;
-                out.push_str(&text.encode_utf16().count().to_string());
+                push_decimal(&mut out, text.encode_utf16().count() as u64);
                 out.push(':');
                 out.push_str(&text);
             }
@@ -85,13 +86,14 @@ fn decode_payload_v3(payload: &str) -> Result<Vec<Packet>, ProtocolError> {
         let colon = rest.find(':').ok_or_else(|| ProtocolError::eio("payload length without ':'"))?;
         let digits = &rest[..colon];
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ProtocolError::eio(format!("invalid payload length {}", quoted(digits))));
+            return Err(ProtocolError::eio(["invalid payload length ", &quoted(digits)].concat()));
         }
         let units: usize =
-            digits.parse().map_err(|_| ProtocolError::eio(format!("payload length {digits} too large")))?;
+            digits.parse().map_err(|_| ProtocolError::eio(["payload length ", digits, " too large"].concat()))?;
         let body = &rest[colon + 1..];
-        let byte_len = utf16_prefix_len(body, units)
-            .ok_or_else(|| ProtocolError::eio(format!("payload length {units} does not match the data")))?;
+        let byte_len = utf16_prefix_len(body, units).ok_or_else(|| {
+            ProtocolError::eio(["payload length ", &decimal(units as u64), " does not match the data"].concat())
+        })?;
         let text = &body[..byte_len];
         if !text.is_empty() {
             packets.push(decode_text_packet(text, EioVersion::V3)?);
@@ -137,7 +139,7 @@ pub fn encode_payload_v3_binary(packets: &[Packet]) -> Vec<u8> {
             }
         };
         out.push(marker);
-        out.extend(body.len().to_string().bytes().map(|d| d - b'0'));
+        out.extend(decimal(body.len() as u64).bytes().map(|d| d - b'0'));
         out.push(0xFF);
         out.extend_from_slice(&body);
     }
@@ -152,7 +154,7 @@ pub fn decode_payload_v3_binary(mut data: &[u8]) -> Result<Vec<Packet>, Protocol
     let mut packets = Vec::new();
     while let Some((&marker, rest)) = data.split_first() {
         if marker > 1 {
-            return Err(ProtocolError::eio(format!("invalid binary payload marker {marker}")));
+            return Err(ProtocolError::eio(["invalid binary payload marker ", &decimal(marker)].concat()));
         }
         let end = rest
             .iter()
