@@ -3,7 +3,8 @@
 # the wasm crate) stays free of two kinds of formatting:
 # - `Debug` formatting (`{…:?}` / `{…:#?}`): wasm/build.sh compiles with `-Zfmt-debug=none`, where it
 #   writes nothing; messages quote values with `protocol::json::quoted` instead;
-# - `format!` / `write!` / `format_args!` with arguments: messages are joined from pieces
+# - `format!` / `write!` / `format_args!` and the printing macros (any use, with arguments or not:
+#   the grep does not tell them apart): messages are joined from pieces
 #   (`[a, b].concat()`, integers with `text::decimal`) so that `core::fmt`'s formatting engine stays out
 #   of the `.wasm` (see client/src/error.rs).
 # This lists every such use in those files, outside comments and test modules, and fails if there is one.

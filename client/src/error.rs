@@ -88,33 +88,29 @@ impl ProtocolError {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pieces: [&str; 2] = match self {
-            Error::Disconnected => ["the socket disconnected before the request completed", ""],
-            Error::Timeout(what) => ["timed out: ", what],
+        match self {
+            Error::Disconnected => f.write_str("the socket disconnected before the request completed"),
+            Error::Timeout(what) => write_pieces(f, &["timed out: ", what]),
             Error::Handshake { status, body } => {
-                let status = decimal(*status);
-                return write_pieces(f, &["the server rejected the handshake with HTTP ", &status, ": ", body]);
+                write_pieces(f, &["the server rejected the handshake with HTTP ", &decimal(*status), ": ", body])
             }
             Error::Server(e) => {
                 f.write_str("the server could not parse the request: ")?;
-                return fmt::Display::fmt(e, f);
+                fmt::Display::fmt(e, f)
             }
             Error::Protocol(e) => {
                 f.write_str("protocol error: ")?;
-                return fmt::Display::fmt(e, f);
+                fmt::Display::fmt(e, f)
             }
-            Error::Status(jwr) => {
-                return write_pieces(f, &["the server answered with status ", &decimal(jwr.status_code)]);
-            }
-            Error::Refused(m) => ["the server refused the connection: ", m],
-            Error::InvalidRequest(m) => ["invalid request: ", m],
-            Error::Transport(m) => ["transport error: ", m],
-            Error::Dns(m) => ["DNS lookup failed: ", m],
-            Error::Tls(m) => ["TLS error: ", m],
-            Error::Closed => ["the socket is closed", ""],
-            Error::Cancelled => ["the request was cancelled", ""],
-        };
-        write_pieces(f, &pieces)
+            Error::Status(jwr) => write_pieces(f, &["the server answered with status ", &decimal(jwr.status_code)]),
+            Error::Refused(m) => write_pieces(f, &["the server refused the connection: ", m]),
+            Error::InvalidRequest(m) => write_pieces(f, &["invalid request: ", m]),
+            Error::Transport(m) => write_pieces(f, &["transport error: ", m]),
+            Error::Dns(m) => write_pieces(f, &["DNS lookup failed: ", m]),
+            Error::Tls(m) => write_pieces(f, &["TLS error: ", m]),
+            Error::Closed => f.write_str("the socket is closed"),
+            Error::Cancelled => f.write_str("the request was cancelled"),
+        }
     }
 }
 
