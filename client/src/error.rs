@@ -92,7 +92,12 @@ impl fmt::Display for Error {
             Error::Disconnected => f.write_str("the socket disconnected before the request completed"),
             Error::Timeout(what) => write_pieces(f, &["timed out: ", what]),
             Error::Handshake { status, body } => {
-                write_pieces(f, &["the server rejected the handshake with HTTP ", &decimal(*status), ": ", body])
+                write_pieces(f, &["the server rejected the handshake with HTTP ", &decimal(*status)])?;
+                // An empty body (a proxy's or load balancer's bare 404, say) leaves no dangling ": ".
+                match body.trim_ascii() {
+                    "" => Ok(()),
+                    reason => write_pieces(f, &[": ", reason]),
+                }
             }
             Error::Server(e) => {
                 f.write_str("the server could not parse the request: ")?;
@@ -180,6 +185,7 @@ mod tests {
                 Error::Handshake { status: 403, body: "forbidden".into() },
                 "the server rejected the handshake with HTTP 403: forbidden",
             ),
+            (Error::Handshake { status: 404, body: " \r\n".into() }, "the server rejected the handshake with HTTP 404"),
             (
                 Error::Server(parse_error("Failed.", "No url.")),
                 "the server could not parse the request: Failed. No url.",
