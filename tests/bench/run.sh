@@ -12,7 +12,8 @@
 #      tokio's multi-thread runtime, again on a current-thread runtime (rows `rust-ct`) and again on the
 #      multi-thread runtime's `block_on` thread, i.e. in the body of `#[tokio::main]` (rows `rust-blockon`);
 #   2. pipelined throughput, 500 requests in flight on one socket: native vs sails.io.js (stub, real Sails,
-#      and the instant server);
+#      and the instant server), and a bare client that only frames and matches (`pipe-raw`): the ceiling
+#      any client could reach against each server;
 #   3. SOCKETS concurrent sockets in one native client process against the stub: connect time, RSS delta;
 #   4. stub vs real Sails: SOCKETS sockets, one broadcast to all (time until the last has it), and
 #      requests/s served to 100 sockets;
@@ -164,10 +165,13 @@ for r in $(seq 1 "$REPEATS"); do
     url=${!url_var}
     run "pipe rust $server" "$bench" pipe --url "$url" --n "$PIPE_N" --inflight "$INFLIGHT" --server "$server"
     run "pipe sails.io.js $server" node "$here/sailsio.js" pipe --url "$url" --n "$PIPE_N" --inflight "$INFLIGHT" --server "$server"
+    # The ceiling: the same load from a bare client that does nothing but frame and match (no JSON).
+    run "pipe raw $server" "$bench" pipe-raw --url "$url" --n "$PIPE_N" --inflight "$INFLIGHT" --server "$server"
   done
   # The same against the scripted instant server: what each client can do when the server costs nothing.
   run "pipe rust instant" "$bench" pipe --url "$URL_instant" --n "$PIPE_N" --inflight "$INFLIGHT" --server instant
   run "pipe sails.io.js instant" node "$here/sailsio.js" pipe --url "$URL_instant" --n "$PIPE_N" --inflight "$INFLIGHT" --server instant
+  run "pipe raw instant" "$bench" pipe-raw --url "$URL_instant" --n "$PIPE_N" --inflight "$INFLIGHT" --server instant
   # A second, smaller window on the stub (latency with fewer requests queued).
   run "pipe rust stub $STUB_INFLIGHT" "$bench" pipe --url "$URL_stub" --n "$PIPE_N" --inflight "$STUB_INFLIGHT" --server stub
   run "pipe sails.io.js stub $STUB_INFLIGHT" node "$here/sailsio.js" pipe --url "$URL_stub" --n "$PIPE_N" --inflight "$STUB_INFLIGHT" --server stub

@@ -13,6 +13,9 @@
 //!   echo server (`echo-server` takes `--read-buffer` too);
 //! - `rt --url http://…`: sequential `GET /hello` on one socket;
 //! - `pipe --url … --inflight 500`: `GET /hello` with 500 requests in flight on one socket;
+//! - `pipe-raw --url … --inflight 500`: the same load from a bare tokio-tungstenite client speaking just
+//!   enough EIO 3 (pre-formatted frames, answers matched by ack id, no JSON parsing): the most the server
+//!   gives one socket, which no client can exceed (`"client":"raw-ws"`);
 //! - `many --url … --n 10000`: N connected sockets in this process: connect time and RSS delta per socket;
 //! - `many-raw --url ws://… --n 10000 [--read-buffer BYTES]`: the same for raw tokio-tungstenite
 //!   connections to the echo server (tungstenite's default 128 KiB read buffer, or BYTES);
@@ -350,6 +353,105 @@ async fn pipelined(args: &Args) -> Result<(), AnyError> {
     Ok(())
 }
 
+/// The pipelined load of `pipe` from a bare tokio-tungstenite client that speaks just enough EIO 3 and
+/// Socket.IO: the handshake URL sails.io.js opens, the open packet and `40`, then pre-formatted
+/// `42<id>["get",{…"url":"/hello"}]` frames out and `43<id>[…]` answers back, matched by the ack id and
+/// checked for `"statusCode":200` by a substring search (no JSON parsing). No client does less per
+/// request, so its throughput is what the server gives one socket: the ceiling of any client against it.
+async fn pipelined_raw(args: &Args) -> Result<(), AnyError> {
+    let n = args.num("n", 20_000)? as usize;
+    let inflight = args.num("inflight", 500)?.max(1) as usize;
+    let lost_after = Duration::from_secs(args.num("lost-after", 5)?);
+    let base = args.url()?;
+    let base = base.strip_prefix("http").map_or(base.clone(), |rest| ["ws", rest].concat());
+    let url = format!(
+        "{}/socket.io/?__sails_io_sdk_version=1.2.1&__sails_io_sdk_platform=node&__sails_io_sdk_language=javascript&EIO=3&transport=websocket",
+        base.trim_end_matches('/')
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+    let (mut tx, mut rx) = ws.split();
+    // The open packet (`0{…}`), then the namespace's connect (`40`).
+    loop {
+        match tokio::time::timeout(lost_after, rx.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) if t.as_str().starts_with("40") => break,
+            Ok(Some(Ok(Message::Text(t)))) if t.as_str().starts_with('0') => {}
+            other => return Err(format!("pipe-raw: no Socket.IO connect: {other:?}").into()),
+        }
+    }
+    let frame = |id: usize| format!(r#"42{id}["get",{{"method":"get","headers":{{}},"data":{{}},"url":"/hello"}}]"#);
+    // The same warm-up as `pipe`, then `n` measured requests; ids count from 0 over both.
+    let warm = inflight.min(100);
+    let total = warm + n;
+    let mut sent_at: Vec<Option<Instant>> = vec![None; total];
+    let (mut next, mut answered, mut errors) = (0usize, 0usize, 0usize);
+    let mut samples = Vec::with_capacity(n);
+    let mut started = Instant::now();
+    let mut last_ok = started;
+    while answered + errors < total {
+        // Warm-up requests go out as one window; the measured ones keep `inflight` outstanding.
+        let window = if next < warm { warm } else { inflight };
+        let limit = if answered + errors < warm { warm } else { total };
+        let mut fed = false;
+        while next < limit && next - (answered + errors) < window {
+            if next == warm {
+                started = Instant::now();
+            }
+            tx.feed(Message::text(frame(next))).await?;
+            sent_at[next] = Some(Instant::now());
+            next += 1;
+            fed = true;
+        }
+        if fed {
+            tx.flush().await?;
+        }
+        // Waits for one frame, then takes every frame already read before refilling the window, so that
+        // the requests of a refill go out in one write, as the native client batches them.
+        let mut frame_in = match tokio::time::timeout(lost_after, rx.next()).await {
+            Ok(Some(Ok(m))) => Some(m),
+            // Nothing more within `lost_after`, or the connection ended: what is still out is lost.
+            _ => break,
+        };
+        while let Some(msg) = frame_in.take() {
+            if let Message::Text(text) = &msg {
+                match raw_answer(text.as_str(), &mut sent_at) {
+                    Some((id, at, true)) => {
+                        answered += 1;
+                        if id >= warm {
+                            samples.push(us(at.elapsed()));
+                            last_ok = Instant::now();
+                        }
+                    }
+                    Some((_, _, false)) => errors += 1,
+                    None => {}
+                }
+            }
+            if let Some(Some(Ok(more))) = futures_util::FutureExt::now_or_never(rx.next()) {
+                frame_in = Some(more);
+            }
+        }
+    }
+    let lost = sent_at[warm.min(total)..].iter().filter(|t| t.is_some()).count() + (total - next);
+    let mut out = latency_json(samples, last_ok.duration_since(started));
+    out["inflight"] = json!(inflight);
+    out["lost"] = json!(lost);
+    out["errors"] = json!(errors);
+    emit("pipe", "raw-ws", args, out);
+    Ok(())
+}
+
+/// `pipe-raw`'s reading of one text frame: for `43<id>[…]`, the request it answers (taken out of
+/// `sent_at`: an unknown or repeated id counts as a wrong answer, `(usize::MAX, now, false)`), when it was
+/// sent and whether the answer has `"statusCode":200`; `None` for any other frame.
+fn raw_answer(text: &str, sent_at: &mut [Option<Instant>]) -> Option<(usize, Instant, bool)> {
+    let rest = text.strip_prefix("43")?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let sent = rest[..digits].parse::<usize>().ok().and_then(|id| Some((id, sent_at.get_mut(id)?.take()?)));
+    Some(match sent {
+        Some((id, at)) => (id, at, rest[digits..].contains(r#""statusCode":200"#)),
+        None => (usize::MAX, Instant::now(), false),
+    })
+}
+
 /// Connects `n` sockets with at most `concurrency` handshakes at a time; returns them, the per-socket
 /// connect latencies and the failures.
 async fn connect_many(
@@ -667,6 +769,7 @@ fn main() -> Result<(), AnyError> {
             "floor" => floor(&args).await,
             "rt" => round_trip(&args).await,
             "pipe" => pipelined(&args).await,
+            "pipe-raw" => pipelined_raw(&args).await,
             "many" => many(&args).await,
             "many-raw" => many_raw(&args).await,
             "broadcast" => broadcast(&args).await,
