@@ -86,9 +86,10 @@ var rtClientLabel = {
   'rust-blockon': 'sails-io (native, ours), called from `block_on`',
   wasm: 'sails-io-wasm in node (ours)',
   'sails.io.js': 'sails.io.js 1.2.1 (node)',
+  'raw-sio': 'raw tokio-tungstenite, minimal EIO 3 (the ceiling)',
 };
 var instant = group('rt', 'rust', 'instant');
-['rust', 'rust-ct', 'rust-blockon'].forEach(function (client) {
+['rust', 'rust-ct', 'rust-blockon', 'raw-sio'].forEach(function (client) {
   var g = group('rt', client, 'instant');
   if (!g.length) { return; }
   rtRows.push([rtClientLabel[client], 'scripted instant server', spread(g, 'p50_us'), spread(g, 'p99_us'), spread(g, 'rps'),
@@ -96,7 +97,7 @@ var instant = group('rt', 'rust', 'instant');
 });
 ['stub', 'sails'].forEach(function (server) {
   var js = med(group('rt', 'sails.io.js', server), 'p50_us');
-  ['rust', 'rust-ct', 'rust-blockon', 'sails.io.js', 'wasm'].forEach(function (client) {
+  ['rust', 'rust-ct', 'rust-blockon', 'sails.io.js', 'wasm', 'raw-sio'].forEach(function (client) {
     var g = group('rt', client, server);
     if (!g.length) { return; }
     var m = med(g, 'p50_us');
@@ -133,6 +134,17 @@ variantTarget('1a called from `block_on`: native p50 (stub) / the floor', 'rust-
 targets.push(['1b. native p50 at most 0.3× sails.io.js (real Sails)', rx(t1b), verdict(isFinite(t1b) ? t1b <= 0.3 : undefined)]);
 variantTarget('1b on a current-thread runtime: native p50 / sails.io.js p50 (real Sails)', 'rust-ct', 'sails', jsSails, 0.3);
 variantTarget('1b called from `block_on`: native p50 / sails.io.js p50 (real Sails)', 'rust-blockon', 'sails', jsSails, 0.3);
+// What the ceiling client (`rt-raw`) gets: the least any client could read on these two lines in this run.
+var rawStub = ratio(med(group('rt', 'raw-sio', 'stub'), 'p50_us'), floorP50);
+if (isFinite(rawStub)) {
+  targets.push(['1a, the least any client could reach: the ceiling\'s p50 (stub) / the floor', rx(rawStub),
+    (rawStub <= 1.5 ? 'within 1.5×' : 'above 1.5×: the stub alone is over the line') + ' (not a target)']);
+}
+var rawSails = ratio(med(group('rt', 'raw-sio', 'sails'), 'p50_us'), jsSails);
+if (isFinite(rawSails)) {
+  targets.push(['1b, the least any client could reach: the ceiling\'s p50 / sails.io.js p50 (real Sails)', rx(rawSails),
+    (rawSails <= 0.3 ? 'within 0.3×' : 'above 0.3×: no client meets 1b against this Sails process') + ' (not a target)']);
+}
 
 // ---- 2. pipelined -------------------------------------------------------------------------
 p('### 2. Pipelined throughput, one socket, ' + (Math.max.apply(null, vals(group('pipe'), 'inflight').concat([0])) || 500) + ' requests in flight');
@@ -150,10 +162,10 @@ pipeKinds.forEach(function (kind) {
   var server = kind[0];
   var k = kind[1];
   var js = med(pipeGroup('sails.io.js', server, k), 'rps');
-  ['rust', 'sails.io.js', 'raw-ws'].forEach(function (client) {
+  ['rust', 'sails.io.js', 'raw-sio'].forEach(function (client) {
     var g = pipeGroup(client, server, k);
     if (!g.length) { return; }
-    var name = { rust: 'sails-io (native, ours)', 'sails.io.js': 'sails.io.js 1.2.1 (node)', 'raw-ws': 'raw tokio-tungstenite, minimal EIO 3 (the ceiling)' }[client];
+    var name = { rust: 'sails-io (native, ours)', 'sails.io.js': 'sails.io.js 1.2.1 (node)', 'raw-sio': rtClientLabel['raw-sio'] }[client];
     pipeRows.push([name, serverLabel(server) + ', ' + k + ' in flight',
       spread(g, 'rps'), spread(g, 'p50_us', 1e-3, 1), spread(g, 'p99_us', 1e-3, 1), fmt(vals(g, 'lost').reduce(function (a, b) { return a + b; }, 0), 0) + ' / ' + fmt(vals(g, 'n').reduce(function (a, b) { return a + b; }, 0) + vals(g, 'lost').reduce(function (a, b) { return a + b; }, 0), 0),
       client === 'sails.io.js' ? '1.00×' : rx(ratio(med(g, 'rps'), js))]);
@@ -161,13 +173,13 @@ pipeKinds.forEach(function (kind) {
 });
 table(['client', 'server, window', 'req/s', 'p50 ms', 'p99 ms', 'lost / sent', 'req/s / sails.io.js'], pipeRows);
 p('req/s = responses / time from the first request to the last response; a response not received after 5 s of waiting counts as lost.');
-p('The ceiling row (`sails-bench pipe-raw`) sends pre-formatted request frames and matches the answers by ack id without parsing them: a client can hardly do less per request, so its figure is about what the server gives one socket, and its ratio to sails.io.js about the most any client could reach against that server.');
+p('The ceiling rows (`sails-bench pipe-raw` here, `rt-raw` in table 1) send pre-formatted request frames and match the answers by ack id without parsing them: a client can hardly do less per request, so their figures are about what the server gives one socket, and their ratios about the best any client could reach against that server.');
 p();
 pipeKinds.forEach(function (kind) {
   var js = med(pipeGroup('sails.io.js', kind[0], kind[1]), 'rps');
   var r = ratio(med(pipeGroup('rust', kind[0], kind[1]), 'rps'), js);
   targets.push(['2. pipelined throughput at least 3× sails.io.js (' + serverLabel(kind[0]) + ', ' + kind[1] + ' in flight)', rx(r), verdict(isFinite(r) ? r >= 3 : undefined)]);
-  var ceiling = ratio(med(pipeGroup('raw-ws', kind[0], kind[1]), 'rps'), js);
+  var ceiling = ratio(med(pipeGroup('raw-sio', kind[0], kind[1]), 'rps'), js);
   if (isFinite(ceiling)) {
     targets.push(['2, the most any client could reach: the ceiling / sails.io.js (' + serverLabel(kind[0]) + ', ' + kind[1] + ' in flight)', rx(ceiling),
       ceiling >= 3 ? 'within reach (not a target)' : 'below 3×: 3× is out of reach for any client on this server (not a target)']);

@@ -12,8 +12,8 @@
 #      tokio's multi-thread runtime, again on a current-thread runtime (rows `rust-ct`) and again on the
 #      multi-thread runtime's `block_on` thread, i.e. in the body of `#[tokio::main]` (rows `rust-blockon`);
 #   2. pipelined throughput, 500 requests in flight on one socket: native vs sails.io.js (stub, real Sails,
-#      and the instant server), and a bare client that only frames and matches (`pipe-raw`): the ceiling
-#      any client could reach against each server;
+#      and the instant server); rows 1 and 2 also run a bare client that only frames and matches
+#      (`rt-raw`, `pipe-raw`): about the best any client could get from each server;
 #   3. SOCKETS concurrent sockets in one native client process against the stub: connect time, RSS delta;
 #   4. stub vs real Sails: SOCKETS sockets, one broadcast to all (time until the last has it), and
 #      requests/s served to 100 sockets;
@@ -148,12 +148,14 @@ for r in $(seq 1 "$REPEATS"); do
   run "rt rust instant" "$bench" rt --url "$URL_instant" --n "$RT_N" --server instant
   run "rt rust-ct instant" env RUNTIME=current-thread "$bench" rt --url "$URL_instant" --n "$RT_N" --server instant
   run "rt rust-blockon instant" env CALLER=block-on "$bench" rt --url "$URL_instant" --n "$RT_N" --server instant
+  run "rt raw instant" "$bench" rt-raw --url "$URL_instant" --n "$RT_N" --server instant
   for server in stub sails; do
     url_var=URL_$server
     url=${!url_var}
     run "rt rust $server" "$bench" rt --url "$url" --n "$RT_N" --server "$server"
     run "rt rust-ct $server" env RUNTIME=current-thread "$bench" rt --url "$url" --n "$RT_N" --server "$server"
     run "rt rust-blockon $server" env CALLER=block-on "$bench" rt --url "$url" --n "$RT_N" --server "$server"
+    run "rt raw $server" "$bench" rt-raw --url "$url" --n "$RT_N" --server "$server"
     run "rt sails.io.js $server" node "$here/sailsio.js" rt --url "$url" --n "$RT_N" --server "$server"
     if [ "$wasm_ok" = 1 ]; then
       run "rt wasm $server" node "$here/sailsio.js" rt --url "$url" --n "$RT_N" --server "$server" --client wasm --pkg "$wasm_pkg"

@@ -13,9 +13,9 @@
 //!   echo server (`echo-server` takes `--read-buffer` too);
 //! - `rt --url http://…`: sequential `GET /hello` on one socket;
 //! - `pipe --url … --inflight 500`: `GET /hello` with 500 requests in flight on one socket;
-//! - `pipe-raw --url … --inflight 500`: the same load from a bare tokio-tungstenite client speaking just
-//!   enough EIO 3 (pre-formatted frames, answers matched by ack id, no JSON parsing): the most the server
-//!   gives one socket, which no client can exceed (`"client":"raw-ws"`);
+//! - `rt-raw --url …`, `pipe-raw --url … --inflight 500`: the loads of `rt` and `pipe` from a bare
+//!   tokio-tungstenite client speaking just enough EIO 3 (pre-formatted frames, answers matched by ack
+//!   id, no JSON parsing): about the best any client could get from the server (`"client":"raw-sio"`);
 //! - `many --url … --n 10000`: N connected sockets in this process: connect time and RSS delta per socket;
 //! - `many-raw --url ws://… --n 10000 [--read-buffer BYTES]`: the same for raw tokio-tungstenite
 //!   connections to the echo server (tungstenite's default 128 KiB read buffer, or BYTES);
@@ -353,14 +353,19 @@ async fn pipelined(args: &Args) -> Result<(), AnyError> {
     Ok(())
 }
 
-/// The pipelined load of `pipe` from a bare tokio-tungstenite client that speaks just enough EIO 3 and
-/// Socket.IO: the handshake URL sails.io.js opens, the open packet and `40`, then pre-formatted
-/// `42<id>["get",{…"url":"/hello"}]` frames out and `43<id>[…]` answers back, matched by the ack id and
-/// checked for `"statusCode":200` by a substring search (no JSON parsing). No client does less per
-/// request, so its throughput is what the server gives one socket: the ceiling of any client against it.
-async fn pipelined_raw(args: &Args) -> Result<(), AnyError> {
-    let n = args.num("n", 20_000)? as usize;
-    let inflight = args.num("inflight", 500)?.max(1) as usize;
+/// The loads of `rt` (`sequential`) and `pipe` from a bare tokio-tungstenite client that speaks just
+/// enough EIO 3 and Socket.IO: the handshake URL sails.io.js opens, the open packet and `40`, then
+/// pre-formatted `42<id>["get",{…"url":"/hello"}]` frames out and `43<id>[…]` answers back, matched by
+/// the ack id and checked for `"statusCode":200` by a substring search (no JSON parsing). A client can
+/// hardly do less per request, so its figures are about what the server gives one socket: the best any
+/// client could get against it (`"client":"raw-sio"`).
+async fn raw_client(args: &Args, sequential: bool) -> Result<(), AnyError> {
+    let (n, inflight, warm) = if sequential {
+        (args.num("n", 2000)? as usize, 1, args.num("warmup", 200)? as usize)
+    } else {
+        let inflight = args.num("inflight", 500)?.max(1) as usize;
+        (args.num("n", 20_000)? as usize, inflight, inflight.min(100))
+    };
     let lost_after = Duration::from_secs(args.num("lost-after", 5)?);
     let base = args.url()?;
     let base = base.strip_prefix("http").map_or(base.clone(), |rest| ["ws", rest].concat());
@@ -375,12 +380,11 @@ async fn pipelined_raw(args: &Args) -> Result<(), AnyError> {
         match tokio::time::timeout(lost_after, rx.next()).await {
             Ok(Some(Ok(Message::Text(t)))) if t.as_str().starts_with("40") => break,
             Ok(Some(Ok(Message::Text(t)))) if t.as_str().starts_with('0') => {}
-            other => return Err(format!("pipe-raw: no Socket.IO connect: {other:?}").into()),
+            other => return Err(format!("raw client: no Socket.IO connect: {other:?}").into()),
         }
     }
     let frame = |id: usize| format!(r#"42{id}["get",{{"method":"get","headers":{{}},"data":{{}},"url":"/hello"}}]"#);
-    // The same warm-up as `pipe`, then `n` measured requests; ids count from 0 over both.
-    let warm = inflight.min(100);
+    // `warm` warm-up requests (as `rt` and `pipe` do), then `n` measured ones; ids count from 0 over both.
     let total = warm + n;
     let mut sent_at: Vec<Option<Instant>> = vec![None; total];
     let (mut next, mut answered, mut errors) = (0usize, 0usize, 0usize);
@@ -388,9 +392,13 @@ async fn pipelined_raw(args: &Args) -> Result<(), AnyError> {
     let mut started = Instant::now();
     let mut last_ok = started;
     while answered + errors < total {
-        // Warm-up requests go out as one window; the measured ones keep `inflight` outstanding.
-        let window = if next < warm { warm } else { inflight };
-        let limit = if answered + errors < warm { warm } else { total };
+        // Pipelined, the warm-up requests go out as one window and all are answered before the measured
+        // ones, which keep `inflight` outstanding; sequential, one at a time throughout.
+        let (window, limit) = match (sequential, answered + errors < warm) {
+            (true, _) => (1, total),
+            (false, true) => (warm, warm),
+            (false, false) => (inflight, total),
+        };
         let mut fed = false;
         while next < limit && next - (answered + errors) < window {
             if next == warm {
@@ -432,10 +440,12 @@ async fn pipelined_raw(args: &Args) -> Result<(), AnyError> {
     }
     let lost = sent_at[warm.min(total)..].iter().filter(|t| t.is_some()).count() + (total - next);
     let mut out = latency_json(samples, last_ok.duration_since(started));
-    out["inflight"] = json!(inflight);
+    if !sequential {
+        out["inflight"] = json!(inflight);
+    }
     out["lost"] = json!(lost);
     out["errors"] = json!(errors);
-    emit("pipe", "raw-ws", args, out);
+    emit(if sequential { "rt" } else { "pipe" }, "raw-sio", args, out);
     Ok(())
 }
 
@@ -769,7 +779,8 @@ fn main() -> Result<(), AnyError> {
             "floor" => floor(&args).await,
             "rt" => round_trip(&args).await,
             "pipe" => pipelined(&args).await,
-            "pipe-raw" => pipelined_raw(&args).await,
+            "rt-raw" => raw_client(&args, true).await,
+            "pipe-raw" => raw_client(&args, false).await,
             "many" => many(&args).await,
             "many-raw" => many_raw(&args).await,
             "broadcast" => broadcast(&args).await,
