@@ -14,6 +14,11 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
+step "the benchmark tool (tests/bench, its own workspace) compiles lint-free, and its report reads the kept run"
+cargo fmt --manifest-path tests/bench/Cargo.toml -- --check
+cargo clippy --manifest-path tests/bench/Cargo.toml --locked -- -D warnings
+node tests/bench/report.js tests/bench/last-run.jsonl > /dev/null
+
 step "cargo doc (broken links and doc warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 

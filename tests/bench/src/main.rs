@@ -449,7 +449,7 @@ async fn raw_client(args: &Args, sequential: bool) -> Result<(), AnyError> {
     Ok(())
 }
 
-/// `pipe-raw`'s reading of one text frame: for `43<id>[…]`, the request it answers (taken out of
+/// The ceiling client's reading of one text frame: for `43<id>[…]`, the request it answers (taken out of
 /// `sent_at`: an unknown or repeated id counts as a wrong answer, `(usize::MAX, now, false)`), when it was
 /// sent and whether the answer has `"statusCode":200`; `None` for any other frame.
 fn raw_answer(text: &str, sent_at: &mut [Option<Instant>]) -> Option<(usize, Instant, bool)> {
