@@ -165,8 +165,7 @@ pipeKinds.forEach(function (kind) {
   ['rust', 'sails.io.js', 'raw-sio'].forEach(function (client) {
     var g = pipeGroup(client, server, k);
     if (!g.length) { return; }
-    var name = { rust: 'sails-io (native, ours)', 'sails.io.js': 'sails.io.js 1.2.1 (node)', 'raw-sio': rtClientLabel['raw-sio'] }[client];
-    pipeRows.push([name, serverLabel(server) + ', ' + k + ' in flight',
+    pipeRows.push([rtClientLabel[client], serverLabel(server) + ', ' + k + ' in flight',
       spread(g, 'rps'), spread(g, 'p50_us', 1e-3, 1), spread(g, 'p99_us', 1e-3, 1), fmt(vals(g, 'lost').reduce(function (a, b) { return a + b; }, 0), 0) + ' / ' + fmt(vals(g, 'n').reduce(function (a, b) { return a + b; }, 0) + vals(g, 'lost').reduce(function (a, b) { return a + b; }, 0), 0),
       client === 'sails.io.js' ? '1.00×' : rx(ratio(med(g, 'rps'), js))]);
   });

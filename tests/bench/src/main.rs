@@ -247,18 +247,28 @@ fn instant_reply(msg: &Message, jwr: &str) -> Option<String> {
     if text.as_str() == "2" {
         return Some("3".to_owned());
     }
-    let rest = text.strip_prefix("42")?;
-    let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let (id, _) = packet_id(text.as_str(), "42")?;
     (!id.is_empty()).then(|| format!("43{id}{jwr}"))
 }
+
+/// A Socket.IO text packet that starts with `prefix` (`42` an event, `43` an ack), split after it into
+/// its ack id's digits (maybe none) and the rest.
+fn packet_id<'a>(text: &'a str, prefix: &str) -> Option<(&'a str, &'a str)> {
+    let rest = text.strip_prefix(prefix)?;
+    Some(rest.split_at(rest.bytes().take_while(u8::is_ascii_digit).count()))
+}
+
+/// A request's event as sails.io.js sends `GET /hello`, after `42<ack id>`: what the floor echoes (the size
+/// of a small Sails request) and what the ceiling client sends.
+const HELLO_EVENT: &str = r#"["get",{"method":"get","headers":{},"data":{},"url":"/hello"}]"#;
 
 /// Sequential round trips through the raw echo server: the floor for one request on one socket.
 async fn floor(args: &Args) -> Result<(), AnyError> {
     let url = args.url()?.replacen("http://", "ws://", 1);
     let (n, warmup) = (args.num("n", 2000)?, args.num("warmup", 200)?);
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), ws_config(args)?, false).await?;
-    // A frame the size of a small Sails request (`42["get",{…"url":"/hello"…}]`).
-    let frame = r#"421["get",{"method":"get","headers":{},"data":{},"url":"/hello"}]"#;
+    // A frame the size of a small Sails request.
+    let frame = ["421", HELLO_EVENT].concat();
     let mut samples = Vec::with_capacity(n as usize);
     let mut started = Instant::now();
     for i in 0..warmup + n {
@@ -266,7 +276,7 @@ async fn floor(args: &Args) -> Result<(), AnyError> {
             started = Instant::now();
         }
         let t = Instant::now();
-        ws.send(Message::text(frame)).await?;
+        ws.send(Message::text(frame.as_str())).await?;
         match ws.next().await {
             Some(Ok(m)) if m.is_text() => {}
             other => return Err(format!("echo: unexpected {other:?}").into()),
@@ -383,7 +393,7 @@ async fn raw_client(args: &Args, sequential: bool) -> Result<(), AnyError> {
             other => return Err(format!("raw client: no Socket.IO connect: {other:?}").into()),
         }
     }
-    let frame = |id: usize| format!(r#"42{id}["get",{{"method":"get","headers":{{}},"data":{{}},"url":"/hello"}}]"#);
+    let frame = |id: usize| format!("42{id}{HELLO_EVENT}");
     // `warm` warm-up requests (as `rt` and `pipe` do), then `n` measured ones; ids count from 0 over both.
     let total = warm + n;
     let mut sent_at: Vec<Option<Instant>> = vec![None; total];
@@ -422,14 +432,14 @@ async fn raw_client(args: &Args, sequential: bool) -> Result<(), AnyError> {
         while let Some(msg) = frame_in.take() {
             if let Message::Text(text) = &msg {
                 match raw_answer(text.as_str(), &mut sent_at) {
-                    Some((id, at, true)) => {
+                    Some(RawAnswer::Ok { id, sent }) => {
                         answered += 1;
                         if id >= warm {
-                            samples.push(us(at.elapsed()));
+                            samples.push(us(sent.elapsed()));
                             last_ok = Instant::now();
                         }
                     }
-                    Some((_, _, false)) => errors += 1,
+                    Some(RawAnswer::Wrong) => errors += 1,
                     None => {}
                 }
             }
@@ -438,7 +448,7 @@ async fn raw_client(args: &Args, sequential: bool) -> Result<(), AnyError> {
             }
         }
     }
-    let lost = sent_at[warm.min(total)..].iter().filter(|t| t.is_some()).count() + (total - next);
+    let lost = sent_at[warm..].iter().filter(|t| t.is_some()).count() + (total - next);
     let mut out = latency_json(samples, last_ok.duration_since(started));
     if !sequential {
         out["inflight"] = json!(inflight);
@@ -449,16 +459,22 @@ async fn raw_client(args: &Args, sequential: bool) -> Result<(), AnyError> {
     Ok(())
 }
 
-/// The ceiling client's reading of one text frame: for `43<id>[…]`, the request it answers (taken out of
-/// `sent_at`: an unknown or repeated id counts as a wrong answer, `(usize::MAX, now, false)`), when it was
-/// sent and whether the answer has `"statusCode":200`; `None` for any other frame.
-fn raw_answer(text: &str, sent_at: &mut [Option<Instant>]) -> Option<(usize, Instant, bool)> {
-    let rest = text.strip_prefix("43")?;
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    let sent = rest[..digits].parse::<usize>().ok().and_then(|id| Some((id, sent_at.get_mut(id)?.take()?)));
+/// What the ceiling client makes of an ack (`43<id>[…]`).
+enum RawAnswer {
+    /// The answer to request `id`, sent at `sent`, with `"statusCode":200`.
+    Ok { id: usize, sent: Instant },
+    /// An ack for no request of ours, for one answered already, or without status 200.
+    Wrong,
+}
+
+/// The ceiling client's reading of one text frame: the ack's request is taken out of `sent_at`; `None`
+/// for a frame that is not an ack.
+fn raw_answer(text: &str, sent_at: &mut [Option<Instant>]) -> Option<RawAnswer> {
+    let (digits, rest) = packet_id(text, "43")?;
+    let sent = digits.parse::<usize>().ok().and_then(|id| Some((id, sent_at.get_mut(id)?.take()?)));
     Some(match sent {
-        Some((id, at)) => (id, at, rest[digits..].contains(r#""statusCode":200"#)),
-        None => (usize::MAX, Instant::now(), false),
+        Some((id, sent)) if rest.contains(r#""statusCode":200"#) => RawAnswer::Ok { id, sent },
+        _ => RawAnswer::Wrong,
     })
 }
 
