@@ -15,6 +15,7 @@ use http::{header, HeaderName, HeaderValue, Request, Uri};
 use http_body_util::BodyExt as _;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::extract::{AckSender, SocketRef, State};
@@ -84,10 +85,14 @@ impl<A: Adapter> FromMessageParts<A> for RawEvent {
 }
 
 /// A JWR body: JSON, or binary (sent as a BINARY_ACK attachment).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum JwrBody {
     /// Any JSON value (a string body is a JSON string).
     Json(Value),
+    /// A JSON array, object, number or literal as the action's response wrote it, validated and sent
+    /// verbatim: the same value a client parses from [`JwrBody::Json`] of the parsed text, without
+    /// building that value and writing it out again.
+    JsonText(Box<RawValue>),
     /// A binary body.
     Bytes(Bytes),
     /// JSON with binary values inside (`res.json` of a value holding `Buffer`s), each an attachment.
@@ -98,8 +103,22 @@ impl Serialize for JwrBody {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             JwrBody::Json(v) => v.serialize(s),
+            JwrBody::JsonText(t) => t.serialize(s),
             JwrBody::Bytes(b) => s.serialize_bytes(b),
             JwrBody::Mixed(m) => m.serialize(s),
+        }
+    }
+}
+
+impl PartialEq for JwrBody {
+    /// Verbatim JSON equals verbatim JSON of the same text; it is never equal to a parsed value.
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (JwrBody::Json(a), JwrBody::Json(b)) => a == b,
+            (JwrBody::JsonText(a), JwrBody::JsonText(b)) => a.get() == b.get(),
+            (JwrBody::Bytes(a), JwrBody::Bytes(b)) => a == b,
+            (JwrBody::Mixed(a), JwrBody::Mixed(b)) => a == b,
+            _ => false,
         }
     }
 }
@@ -187,16 +206,12 @@ pub async fn response_to_jwr(res: Response, config: &Config) -> (Jwr, Vec<String
     } else if bytes.is_empty() && ct.is_empty() {
         None
     } else if ct.starts_with("application/json") {
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::String(_)) => {
-                // `res.json('str')`: the virtual res double-encodes and reports the content type.
-                if !is_explicit("content-type") {
-                    headers.insert("content-type".into(), "application/json".into());
-                }
-                Some(JwrBody::Json(Value::String(String::from_utf8_lossy(&bytes).into_owned())))
-            }
-            Ok(v) => Some(JwrBody::Json(v)),
-            Err(_) => Some(JwrBody::Json(Value::String(String::from_utf8_lossy(&bytes).into_owned()))),
+        // Anything but a string goes out as the action wrote it (a string is double-encoded below).
+        let verbatim = bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|&b| b != b'"');
+        if let Some(text) = verbatim.then(|| serde_json::from_slice::<&RawValue>(&bytes).ok()).flatten() {
+            Some(JwrBody::JsonText(text.to_owned()))
+        } else {
+            json_or_text_body(&bytes, &mut headers, is_explicit("content-type"))
         }
     } else if ct.starts_with("application/octet-stream") {
         Some(JwrBody::Bytes(bytes))
@@ -212,6 +227,23 @@ pub async fn response_to_jwr(res: Response, config: &Config) -> (Jwr, Vec<String
         status_code: config.send_status_code.then_some(parts.status.as_u16()),
     };
     (jwr, set_cookies)
+}
+
+/// The body of a JSON response that is not sent verbatim: a JSON string, which the virtual `res`
+/// double-encodes (`res.json('str')` arrives as the string `"\"str\""`, with the content type reported),
+/// or text that is not JSON at all, sent as a string.
+fn json_or_text_body(bytes: &[u8], headers: &mut Map<String, Value>, explicit_content_type: bool) -> Option<JwrBody> {
+    let text = || Value::String(String::from_utf8_lossy(bytes).into_owned());
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::String(_)) => {
+            if !explicit_content_type {
+                headers.insert("content-type".into(), "application/json".into());
+            }
+            Some(JwrBody::Json(text()))
+        }
+        Ok(v) => Some(JwrBody::Json(v)),
+        Err(_) => Some(JwrBody::Json(text())),
+    }
 }
 
 /// Sets up each new socket of the `/` namespace: own-id room, handshake session, verb listeners.
@@ -740,6 +772,35 @@ mod tests {
                 let general = Message::from_value(msg).unwrap();
                 prop_assert_eq!(fast, general);
             }
+        }
+    }
+
+    /// A response's body text: JSON of any kind (strings included), or text that is not JSON, with or
+    /// without surrounding whitespace.
+    fn response_text() -> impl Strategy<Value = String> {
+        let body = prop_oneof![4 => value(), 1 => Just("{".to_owned()), 1 => Just("nul".to_owned()), 1 => Just("1 2".to_owned())];
+        ("[ \n]{0,2}", body, "[ \n]{0,2}").prop_map(|(before, body, after)| format!("{before}{body}{after}"))
+    }
+
+    proptest! {
+        /// A JSON response reaches the client as the value the action's text holds, whether the JWR
+        /// carries the text as is or a value parsed from it: a string is double-encoded (the text itself
+        /// as a string, the content type reported), and text that is not JSON arrives as a string.
+        #[test]
+        fn a_json_response_reaches_the_client_as_the_value_of_its_text(text in response_text()) {
+            let res = Response::builder()
+                .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+                .body(Body::from(text.clone()))
+                .unwrap();
+            let (jwr, _) = response_to_jwr(res, &Config::default()).now_or_never().expect("a full body is ready");
+            let sent: Value = serde_json::from_str(&serde_json::to_string(&jwr).unwrap()).unwrap();
+            let (expected, reports_type) = match serde_json::from_str::<Value>(&text) {
+                Ok(Value::String(_)) => (Value::String(text.clone()), true),
+                Ok(v) => (v, false),
+                Err(_) => (Value::String(text.clone()), false),
+            };
+            prop_assert_eq!(&sent["body"], &expected, "{}", text);
+            prop_assert_eq!(sent["headers"].get("content-type").is_some(), reports_type, "{}", text);
         }
     }
 
