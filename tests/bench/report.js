@@ -68,7 +68,8 @@ p('Latencies in µs, throughput in requests/s; median over ' + (meta.repeats || 
   (meta.stub_threads === 1 ? 'one thread (`sails-io-stub`\'s default, `--threads 1`)' :
     meta.stub_threads === 0 ? 'one worker thread per core (`--threads 0`)' :
       meta.stub_threads > 1 ? meta.stub_threads + ' worker threads (`--threads ' + meta.stub_threads + '`)' :
-        'tokio\'s multi-thread runtime (runs before `--threads` existed)') + '.');
+        'tokio\'s multi-thread runtime (runs before `--threads` existed)') + '.' +
+  (meta.cpuidle ? ' Idle vCPUs: cpuidle governor ' + meta.cpuidle + '.' : ''));
 p();
 var rtRows = [];
 rtRows.push(['raw tokio-tungstenite echo (floor)', 'echo server', spread(floor, 'p50_us'), spread(floor, 'p99_us'), spread(floor, 'rps'), '1.00×', '—']);

@@ -132,14 +132,21 @@ else
   wasm_note="wasm/pkg was not built (or was being rebuilt) when the run started"
 fi
 
+# How idle vCPUs wait (latencies depend on it, see BENCHMARKS.md): the cpuidle governor and, on a KVM
+# guest with the haltpoll driver, how long a vCPU polls before it halts.
+cpuidle=$(cat /sys/devices/system/cpu/cpuidle/current_governor 2>/dev/null || echo unknown)
+if [ -r /sys/module/haltpoll/parameters/guest_halt_poll_ns ]; then
+  cpuidle="$cpuidle, guest_halt_poll_ns $(cat /sys/module/haltpoll/parameters/guest_halt_poll_ns)"
+fi
+
 node -e '
   var os = require("os");
   var cpu = (require("fs").readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/) || [])[1];
   console.log(JSON.stringify({ bench: "meta", date: new Date().toISOString(), nproc: os.cpus().length, cpu: cpu,
     mem_total_gib: Math.round(os.totalmem() / 1073741824 * 10) / 10, kernel: os.release(), node: process.version,
     repeats: Number(process.argv[1]), load_before: process.argv[2], wasm_note: process.argv[3], fd_limit: process.argv[4],
-    sockets: Number(process.argv[5]), stub_threads: Number(process.argv[6]) }));
-' "$REPEATS" "$load_before" "$wasm_note" "$(ulimit -n)" "$SOCKETS" "$STUB_THREADS" | record
+    sockets: Number(process.argv[5]), stub_threads: Number(process.argv[6]), cpuidle: process.argv[7] }));
+' "$REPEATS" "$load_before" "$wasm_note" "$(ulimit -n)" "$SOCKETS" "$STUB_THREADS" "$cpuidle" | record
 
 for r in $(seq 1 "$REPEATS"); do
   say "repeat $r/$REPEATS: sequential round trips"
