@@ -136,7 +136,12 @@ fi
 # guest with the haltpoll driver, how long a vCPU polls before it halts.
 cpuidle=$(cat /sys/devices/system/cpu/cpuidle/current_governor 2>/dev/null || echo unknown)
 if [ -r /sys/module/haltpoll/parameters/guest_halt_poll_ns ]; then
-  cpuidle="$cpuidle, guest_halt_poll_ns $(cat /sys/module/haltpoll/parameters/guest_halt_poll_ns)"
+  halt_poll_ns=$(cat /sys/module/haltpoll/parameters/guest_halt_poll_ns)
+  cpuidle="$cpuidle, guest_halt_poll_ns $halt_poll_ns"
+  if [ "$halt_poll_ns" = 0 ]; then
+    say "idle vCPUs halt at once (haltpoll guest_halt_poll_ns 0): round trips will mostly time wake-ups;"
+    say "for steady latencies run 'echo 200000 > /sys/module/haltpoll/parameters/guest_halt_poll_ns' first (root; BENCHMARKS.md)"
+  fi
 fi
 
 node -e '
