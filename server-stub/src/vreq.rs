@@ -206,12 +206,18 @@ pub async fn response_to_jwr(res: Response, config: &Config) -> (Jwr, Vec<String
     } else if bytes.is_empty() && ct.is_empty() {
         None
     } else if ct.starts_with("application/json") {
-        // Anything but a string goes out as the action wrote it (a string is double-encoded below).
-        let verbatim = bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|&b| b != b'"');
-        if let Some(text) = verbatim.then(|| serde_json::from_slice::<&RawValue>(&bytes).ok()).flatten() {
-            Some(JwrBody::JsonText(text.to_owned()))
-        } else {
-            json_or_text_body(&bytes, &mut headers, is_explicit("content-type"))
+        let as_string = || JwrBody::Json(Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        match serde_json::from_slice::<&RawValue>(&bytes) {
+            // `res.json('str')`: the virtual res double-encodes and reports the content type.
+            Ok(raw) if raw.get().starts_with('"') => {
+                if !is_explicit("content-type") {
+                    headers.insert("content-type".into(), "application/json".into());
+                }
+                Some(as_string())
+            }
+            // Anything else goes out as the action wrote it.
+            Ok(raw) => Some(JwrBody::JsonText(raw.to_owned())),
+            Err(_) => Some(as_string()),
         }
     } else if ct.starts_with("application/octet-stream") {
         Some(JwrBody::Bytes(bytes))
@@ -227,23 +233,6 @@ pub async fn response_to_jwr(res: Response, config: &Config) -> (Jwr, Vec<String
         status_code: config.send_status_code.then_some(parts.status.as_u16()),
     };
     (jwr, set_cookies)
-}
-
-/// The body of a JSON response that is not sent verbatim: a JSON string, which the virtual `res`
-/// double-encodes (`res.json('str')` arrives as the string `"\"str\""`, with the content type reported),
-/// or text that is not JSON at all, sent as a string.
-fn json_or_text_body(bytes: &[u8], headers: &mut Map<String, Value>, explicit_content_type: bool) -> Option<JwrBody> {
-    let text = || Value::String(String::from_utf8_lossy(bytes).into_owned());
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::String(_)) => {
-            if !explicit_content_type {
-                headers.insert("content-type".into(), "application/json".into());
-            }
-            Some(JwrBody::Json(text()))
-        }
-        Ok(v) => Some(JwrBody::Json(v)),
-        Err(_) => Some(JwrBody::Json(text())),
-    }
 }
 
 /// Sets up each new socket of the `/` namespace: own-id room, handshake session, verb listeners.
