@@ -40,8 +40,9 @@ if [ ! -x "$here/tools/node_modules/.bin/wasm-opt" ] || [ ! -d "$here/tools/node
 fi
 wasm_opt=$here/tools/node_modules/.bin/wasm-opt
 # What wasm-bindgen's output uses (rustc's wasm32 defaults; the nightly build below drops reference types).
-wasm_inlining="--one-caller-inline-max-function-size 50 --always-inline-max-function-size 5"
 wasm_features="--enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-multivalue"
+# Binaryen's inlining limits (why: at the wasm-opt call below).
+wasm_inlining="--one-caller-inline-max-function-size 50 --always-inline-max-function-size 5"
 
 # Size: by default the standard library is rebuilt with nightly's -Zbuild-std for size
 # (`optimize_for_size`), with panics as immediate traps (`-Cpanic=immediate-abort`: no panic messages,
