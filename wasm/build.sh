@@ -6,7 +6,7 @@
 #
 # Needs rustup, cargo and node/npm. On first use it adds the wasm32 target, installs the wasm-bindgen CLI
 # of exactly the version in Cargo.lock into $SAILS_IO_WASM_TOOLS (default ~/.cache/sails-io-wasm-tools),
-# and npm binaryen (wasm-opt) and terser from wasm/tools/package-lock.json. Honours CARGO_TARGET_DIR.
+# and npm binaryen (wasm-opt), esbuild and terser from wasm/tools/package-lock.json. Honours CARGO_TARGET_DIR.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,8 +34,8 @@ if [ "$("$tools/bin/wasm-bindgen" --version 2>/dev/null || true)" != "wasm-bindg
 fi
 export PATH="$tools/bin:$PATH"
 
-if [ ! -x "$here/tools/node_modules/.bin/wasm-opt" ] || [ ! -d "$here/tools/node_modules/terser" ] || [ "$here/tools/package-lock.json" -nt "$here/tools/node_modules/.package-lock.json" ]; then
-  step "npm ci in wasm/tools (binaryen's wasm-opt, terser)"
+if [ ! -x "$here/tools/node_modules/.bin/wasm-opt" ] || [ ! -d "$here/tools/node_modules/terser" ] || [ ! -x "$here/tools/node_modules/.bin/esbuild" ] || [ "$here/tools/package-lock.json" -nt "$here/tools/node_modules/.package-lock.json" ]; then
+  step "npm ci in wasm/tools (binaryen's wasm-opt, esbuild, terser)"
   (cd "$here/tools" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 wasm_opt=$here/tools/node_modules/.bin/wasm-opt
@@ -110,15 +110,20 @@ for target in nodejs web bundler; do
   cp "$here/js/${entry%.js}.d.ts" "$out/index.d.ts"
   printf '{ "type": "%s", "sideEffects": true }\n' "$type" > "$out/package.json"
   # What a browser downloads as is: the web build's wasm imports and exports get one- or two-letter
-  # names, in the .wasm and its glue (tools/short-names.mjs; wasm-bindgen's names are 3 KB), and its JS
-  # is minified (terser, tools/minify.mjs). The node build stays readable, and bundlers minify the
-  # bundler build themselves (its glue imports the .wasm as an ES module by its export names).
+  # names, in the .wasm and its glue (tools/short-names.mjs; wasm-bindgen's names are 3 KB), the glue is
+  # bundled into index.js (esbuild: one file to download instead of two, and one module for terser,
+  # which then shortens the glue's top-level names too), and that file is minified (terser,
+  # tools/minify.mjs). The node build stays readable, and bundlers bundle and minify the bundler build
+  # themselves (its glue imports the .wasm as an ES module by its export names).
   if [ "$target" = web ]; then
     "$wasm_opt" --minify-imports-and-exports-and-modules -Oz $wasm_features $wasm_inlining \
       "$out/${crate}_bg.wasm" -o "$out/${crate}_bg.wasm" > "$out/names.json"
     node "$here/tools/short-names.mjs" "$out/names.json" "$out/${crate}_bg.wasm" "$out/$crate.js"
     rm "$out/names.json"
-    node "$here/tools/minify.mjs" "$out/$crate.js" "$out/index.js"
+    "$here/tools/node_modules/.bin/esbuild" "$out/index.js" --bundle --format=esm --log-level=warning \
+      --outfile="$out/index.js" --allow-overwrite
+    rm "$out/$crate.js"
+    node "$here/tools/minify.mjs" "$out/index.js"
   fi
 done
 
@@ -151,14 +156,14 @@ cat > "$pkg/package.json" <<JSON
 }
 JSON
 
-# What a browser downloads: the web build's .wasm, the wasm-bindgen glue and the API wrapper.
-raw=$(cat "$pkg/web/${crate}_bg.wasm" "$pkg/web/$crate.js" "$pkg/web/index.js" | wc -c)
+# What a browser downloads: the web build's .wasm and index.js (the wasm-bindgen glue and the API).
+raw=$(cat "$pkg/web/${crate}_bg.wasm" "$pkg/web/index.js" | wc -c)
 gz_wasm=$(gzip -9c "$pkg/web/${crate}_bg.wasm" | wc -c)
-gz_js=$(cat "$pkg/web/$crate.js" "$pkg/web/index.js" | gzip -9c | wc -c)
+gz_js=$(gzip -9c "$pkg/web/index.js" | wc -c)
 gz=$((gz_wasm + gz_js))
 wasm_raw=$(wc -c < "$pkg/web/${crate}_bg.wasm")
 echo "pkg: $pkg ($(($(date +%s) - start)) s)"
-echo "web build: .wasm $wasm_raw B (gzip $gz_wasm B) + JS glue and API (gzip $gz_js B) = $raw B raw, $gz B gzip (budget $budget B)"
+echo "web build: .wasm $wasm_raw B (gzip $gz_wasm B) + index.js, the JS glue and API (gzip $gz_js B) = $raw B raw, $gz B gzip (budget $budget B)"
 if [ "$gz" -gt "$budget" ]; then
   echo "WARNING: over the size budget: $gz > $budget bytes gzip (see README, 'Size')" >&2
   if [ "${SAILS_IO_WASM_ENFORCE_BUDGET:-0}" = 1 ]; then exit 1; fi

@@ -224,8 +224,8 @@ js_dist="$root/tests/interop/clients/node_modules/sails.io.js/dist/sails.io.js"
 printf '{"bench":"size","client":"sails.io.js 1.2.1 dist (bundles socket.io-client 2.0.3)","server":"-","peer":true,"files":"dist/sails.io.js","raw_bytes":%s,"gzip_bytes":%s}\n' \
   "$(raw "$js_dist")" "$(gz "$js_dist")" | record
 if [ "$wasm_ok" = 1 ]; then
-  web=("$wasm_pkg/web/index.js" "$wasm_pkg/web/sails_io_wasm.js" "$wasm_pkg/web/sails_io_wasm_bg.wasm")
-  printf '{"bench":"size","client":"sails-io-wasm web build (ours)","server":"-","files":"web/index.js + sails_io_wasm.js + sails_io_wasm_bg.wasm","raw_bytes":%s,"gzip_bytes":%s,"wasm_gzip_bytes":%s}\n' \
+  web=("$wasm_pkg/web/index.js" "$wasm_pkg/web/sails_io_wasm_bg.wasm")
+  printf '{"bench":"size","client":"sails-io-wasm web build (ours)","server":"-","files":"web/index.js + sails_io_wasm_bg.wasm","raw_bytes":%s,"gzip_bytes":%s,"wasm_gzip_bytes":%s}\n' \
     "$(raw "${web[@]}")" "$(gz "${web[@]}")" "$(gz "$wasm_pkg/web/sails_io_wasm_bg.wasm")" | record
 fi
 

@@ -1,5 +1,6 @@
 // sails-io-wasm for browsers (ES module, no bundler): `import io from './web/index.js'`. The wasm file is
-// fetched next to this module; sockets created before it is ready connect once it is.
+// fetched next to this module; sockets created before it is ready connect once it is. wasm/build.sh
+// bundles the wasm-bindgen glue imported here into the built index.js (one file to download).
 import init, { Driver } from './sails_io_wasm.js';
 
 //@@CORE@@

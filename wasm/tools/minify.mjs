@@ -7,8 +7,9 @@ import { minify } from 'terser';
 // The API's own private members (`socket._pending`, `_emit`, …) are shortened too, in the API file only:
 // they are used nowhere else. Kept: `_request` and `_connect` (sails.io.js has them on SailsSocket, and
 // applications call them), `_sailsIoJSConnect` (the global the cookie route's script calls) and
-// `_environment` (read from `window.SAILS_LOCALS`); names starting with `__` belong to wasm-bindgen.
-const PRIVATE = /^_(?!_|request$|connect$|sailsIoJSConnect$|environment$)/;
+// `_environment` (read from `window.SAILS_LOCALS`); names starting with `__` or `_wbg` belong to
+// wasm-bindgen (the web build's index.js holds its glue too).
+const PRIVATE = /^_(?!_|wbg|request$|connect$|sailsIoJSConnect$|environment$)/;
 
 for (const file of process.argv.slice(2)) {
   const isApi = file.endsWith('/index.js');
