@@ -90,7 +90,11 @@ mkdir -p "$pkg"
 for target in nodejs web bundler; do
   step "wasm-bindgen --target $target"
   out=$pkg/$target
-  wasm-bindgen --target "$target" --out-dir "$out" --out-name "$crate" --no-typescript "$wasm"
+  # The web build's glue passes strings with TextEncoder.encodeInto only, without the fallback for
+  # engines that lack it (every browser since 2021 and node 12 have it; 34 B gzip).
+  encode_into=()
+  [ "$target" = web ] && encode_into=(--encode-into always)
+  wasm-bindgen --target "$target" --out-dir "$out" --out-name "$crate" --no-typescript "${encode_into[@]}" "$wasm"
   # --flatten --rereloop before -Oz, and -Oz until nothing changes: 0.9 % smaller gzipped than one -Oz
   # (about 400 B) for ~5 s more per target. The inlining limits: a function with one caller is inlined
   # only up to size 50 (binaryen counts expressions; by default, whatever its size), and any function up
